@@ -1,0 +1,145 @@
+"""Model ids by role, in one place.
+
+Every notebook takes its model ids from here (``models.chat``, ``models.embedding``...), so when a
+model is retired the course changes one line, and a learner can switch models without editing
+lessons: set ``COURSE_MODEL_CHAT=gpt-5.4-nano`` (or any role) in ``.env``.
+
+The defaults are checked against the installed ``openai`` package: each must be one of the SDK's
+model literals for its endpoint, and :func:`sdk_shutdowns` reads the shutdown dates the SDK's
+own docstrings announce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import os
+import re
+import warnings
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
+
+# Checked 2026-11-21 against openai 3.52.0: none of these has an announced shutdown date except
+# the speech model (all TTS models: 2027-01-06) and the legacy completion model (status unknown).
+DEFAULTS = {
+    "chat": "gpt-5.4-mini",
+    "completion": "davinci-002",
+    "embedding": "text-embedding-3-small",
+    "transcription": "gpt-transcribe",
+    "speech": "gpt-4o-mini-tts",
+    "image": "gpt-image-2",
+    "moderation": "omni-moderation-latest",
+}
+
+
+@dataclass(frozen=True)
+class Models:
+    """The model id for each role the course uses."""
+
+    chat: str
+    completion: str
+    embedding: str
+    transcription: str
+    speech: str
+    image: str
+    moderation: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def env_name(role: str) -> str:
+    return f"COURSE_MODEL_{role.upper()}"
+
+
+def load() -> Models:
+    """Defaults, overridden by ``COURSE_MODEL_<ROLE>`` environment variables."""
+    return Models(**{role: os.environ.get(env_name(role), "").strip() or model for role, model in DEFAULTS.items()})
+
+
+def sdk_literals() -> dict[str, tuple[str, ...]]:
+    """The model ids the installed SDK lists for each role's endpoint."""
+    from typing import get_args, get_type_hints
+
+    from openai.resources.completions import Completions
+    from openai.types import AudioModel, ChatModel, EmbeddingModel, ImageModel, ModerationModel
+    from openai.types.audio.speech_model import SpeechModel
+
+    completion_args: tuple[Any, ...] = ()
+    for arg in get_args(get_type_hints(Completions.create)["model"]):
+        completion_args += get_args(arg)
+    return {
+        "chat": get_args(ChatModel),
+        "completion": completion_args,
+        "embedding": get_args(EmbeddingModel),
+        "transcription": get_args(AudioModel),
+        "speech": get_args(SpeechModel),
+        "image": get_args(ImageModel),
+        "moderation": get_args(ModerationModel),
+    }
+
+
+_NOTE = re.compile(
+    r"-\s+((?:\"[^\"]+\",?\s*)+):\s*(.*?)(?=\n\s*-\s+\"|\n\s*\n|\Z)", re.DOTALL
+)
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})|([A-Z][a-z]+ \d{1,2}, \d{4})")
+
+
+@cache
+def sdk_shutdowns() -> dict[str, tuple[dt.date | None, str]]:
+    """Model id -> (shutdown date, note), from the "Deprecated values" lists in the SDK's docstrings."""
+    from openai.resources import images
+    from openai.resources.audio import speech, transcriptions
+    from openai.resources.chat.completions import completions
+
+    found: dict[str, tuple[dt.date | None, str]] = {}
+    for module in (completions, images, speech, transcriptions):
+        source = inspect.getsource(module)
+        for section in source.split("Deprecated values:")[1:]:
+            section = section.split('"""')[0]
+            for ids, note in _NOTE.findall(section):
+                note = " ".join(note.split())
+                date = _parse_date(note)
+                for model_id in re.findall(r"\"([^\"]+)\"", ids):
+                    found.setdefault(model_id, (date, note))
+    return found
+
+
+def _parse_date(text: str) -> dt.date | None:
+    match = _DATE.search(text)
+    if not match:
+        return None
+    if match.group(1):
+        return dt.date.fromisoformat(match.group(1))
+    return dt.datetime.strptime(match.group(2), "%B %d, %Y").date()
+
+
+def shutdown_warning(model_id: str, today: dt.date | None = None, shutdown: Any = None) -> str | None:
+    """A warning when a model is retired or about to be (from ``shutdown`` or the SDK's notes)."""
+    today = today or dt.date.today()
+    date: dt.date | None = None
+    if shutdown:  # e.g. Model.shutdown_date from client.models.list(), a date or epoch seconds
+        date = (dt.datetime.fromtimestamp(shutdown, dt.timezone.utc).date() if isinstance(shutdown, (int, float))
+                else dt.date.fromisoformat(str(shutdown)[:10]))
+    elif model_id in sdk_shutdowns():
+        date = sdk_shutdowns()[model_id][0]
+        if date is None:
+            return f"{model_id}: {sdk_shutdowns()[model_id][1]}"
+    if date is None:
+        return None
+    if date <= today:
+        return f"{model_id} was shut down on {date}; choose a current model (see helpers/models.py)."
+    return f"{model_id} is scheduled to shut down on {date} ({(date - today).days} days from now)."
+
+
+def check(models: Models | None = None, today: dt.date | None = None) -> list[str]:
+    """Warnings for the configured models; also issued with ``warnings.warn``."""
+    models = models or load()
+    notes = [w for w in (shutdown_warning(m, today) for m in models.as_dict().values()) if w]
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return notes
+
+
+models = load()

@@ -1,0 +1,384 @@
+"""The in-kernel server that replays recorded answers, or records them on the way through.
+
+It listens on 127.0.0.1 (a free port), and ``helpers.setup()`` points ``OPENAI_BASE_URL`` at it,
+so notebook code stays a plain ``client = OpenAI()`` and any HTTP client (async, a subprocess,
+``!curl``) gets the same answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import sys
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import RecordingError
+from .canon import closest, diff, match_key, stored_request
+from .recording import Recording, _rel
+
+# Response headers a recording keeps; everything else (cookies, org ids, dates) is dropped.
+KEEP_RESPONSE_HEADERS = {
+    "content-type",
+    "x-request-id",
+    "openai-processing-ms",
+    "openai-version",
+    "retry-after",
+    "retry-after-ms",
+    "x-course-fixture",
+    "x-course-model",
+}
+KEEP_RESPONSE_PREFIXES = ("x-ratelimit-",)
+# Request headers never forwarded upstream as-is (hop-by-hop, or rewritten here).
+SKIP_REQUEST_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding", "keep-alive"}
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
+# Endpoints whose successful answers come from a model (others are plain service calls).
+MODEL_ROUTES = ("/chat/completions", "/completions", "/responses", "/embeddings", "/audio/", "/images/",
+                "/moderations")
+
+
+def keep_header(name: str) -> bool:
+    lower = name.lower()
+    return lower in KEEP_RESPONSE_HEADERS or lower.startswith(KEEP_RESPONSE_PREFIXES)
+
+
+def error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    """An error in the shape the OpenAI API uses, so the SDK raises its usual exception."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One stored server-sent event back into wire format."""
+    lines = [f"event: {event['event']}"] if "event" in event else []
+    data = json.dumps(event["data"], ensure_ascii=False) if "data" in event else event.get("raw", "")
+    lines += [f"data: {line}" for line in data.split("\n")]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def parse_event(block: str, delay: float) -> dict[str, Any] | None:
+    """One server-sent event from the wire into its stored form (None for a comment-only block)."""
+    event: dict[str, Any] = {"delay": round(delay, 4)}
+    data_lines = []
+    for line in block.split("\n"):
+        if line.startswith("event:"):
+            event["event"] = line[6:].strip()
+        elif line.startswith("data:"):
+            data_lines.append(line[5:].removeprefix(" "))
+    if not data_lines and "event" not in event:
+        return None
+    data = "\n".join(data_lines)
+    try:
+        event["data"] = json.loads(data)
+    except ValueError:
+        event["raw"] = data
+    return event
+
+
+def stored_body(content_type: str, body: bytes) -> dict[str, Any]:
+    """A response body in the form the recording keeps: JSON, text or base64."""
+    ctype = content_type.lower()
+    if "json" in ctype:
+        try:
+            return {"json": json.loads(body)}
+        except ValueError:
+            pass
+    if ctype.startswith("text/") or "charset" in ctype:
+        try:
+            return {"text": body.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"base64": base64.b64encode(body).decode("ascii")}
+
+
+def body_bytes(response: dict[str, Any]) -> bytes:
+    if "json" in response:
+        return json.dumps(response["json"], ensure_ascii=False).encode()
+    if "text" in response:
+        return response["text"].encode()
+    if "base64" in response:
+        return base64.b64decode(response["base64"])
+    return b""
+
+
+def model_in(response: dict[str, Any]) -> str | None:
+    """The model named by a response body or by the first events of a stream."""
+    bodies = [response.get("json")] + [e.get("data") for e in response.get("events", [])[:3]]
+    for body in bodies:
+        if isinstance(body, dict):
+            if isinstance(body.get("model"), str):
+                return body["model"]
+            inner = body.get("response")
+            if isinstance(inner, dict) and isinstance(inner.get("model"), str):
+                return inner["model"]
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "course-replay"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        pass
+
+    def _dispatch(self) -> None:
+        self.server.course.handle(self)  # type: ignore[attr-defined]
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
+
+
+class CourseServer:
+    """Replays a recording, or records through to ``upstream``; one per notebook kernel."""
+
+    def __init__(self, recording: Recording, mode: str = "replay", upstream: str | None = None,
+                 speed: float = 1.0, upstream_label: str | None = None) -> None:
+        if mode not in ("replay", "record"):
+            raise ValueError(f"mode must be 'replay' or 'record', not {mode!r}")
+        if mode == "record" and not upstream:
+            raise ValueError("record mode needs an upstream URL")
+        self.recording = recording
+        self.mode = mode
+        self.upstream = (upstream or "").rstrip("/")
+        self.upstream_label = upstream_label or self.upstream
+        self.speed = speed
+        self.misses = 0
+        self.refused: list[str] = []
+        self._lock = threading.Lock()
+        self._index: dict[str, list[int]] = defaultdict(list)
+        for number, key in enumerate(recording.keys()):
+            self._index[key].append(number)
+        self._played = [0] * len(recording.interactions)
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> str:
+        """Start serving in a daemon thread; returns the base URL to give the SDK."""
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.daemon_threads = True
+        httpd.course = self  # type: ignore[attr-defined]
+        threading.Thread(target=httpd.serve_forever, name="course-replay", daemon=True).start()
+        self._httpd = httpd
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    # -- requests ---------------------------------------------------------------------------
+    def handle(self, h: _Handler) -> None:
+        body = self._read_body(h)
+        request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
+        if self.mode == "record":
+            self._record(h, request, body)
+        else:
+            self._replay(h, request)
+
+    @staticmethod
+    def _read_body(h: _Handler) -> bytes:
+        if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    h.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(h.rfile.read(size))
+                h.rfile.readline()
+        length = int(h.headers.get("Content-Length") or 0)
+        return h.rfile.read(length) if length else b""
+
+    def _replay(self, h: _Handler, request: dict[str, Any]) -> None:
+        if not self.recording.exists:
+            message = (
+                f"Notebook '{self.recording.notebook}' has no recording yet ({_rel(self.recording.path)}), "
+                "so there is nothing to replay. Run it live (COURSE_BACKEND=live) or record it "
+                f"(`make record NB={self.recording.notebook}`)."
+            )
+            self._send_json(h, 400, error_body(message, "replay_no_recording"))
+            return
+        with self._lock:
+            numbers = self._index.get(match_key(request))
+            if numbers:
+                # In recorded order; once all are played, keep answering with the last one.
+                number = next((n for n in numbers if self._played[n] == 0), numbers[-1])
+                self._played[number] += 1
+            else:
+                self.misses += 1
+        if not numbers:
+            self._send_json(h, 400, error_body(self.miss_message(request), "replay_miss"))
+            return
+        self._write(h, self.recording.interactions[number]["response"])
+
+    def miss_message(self, request: dict[str, Any]) -> str:
+        """What a learner sees when a request is not in the recording: which, and how it differs."""
+        head = (
+            f"This request is not in the recording of notebook '{self.recording.notebook}' "
+            f"({_rel(self.recording.path)}): {request['method']} {request['path']}."
+        )
+        near = closest(request, [item["request"] for item in self.recording.interactions])
+        if near is None:
+            detail = "The recording has no API calls at all."
+        elif (near["method"], near["path"]) != (request["method"], request["path"]):
+            detail = f"No recorded call goes to {request['path']}; the nearest is {near['method']} {near['path']}."
+        else:
+            detail = "It differs from the closest recorded request:\n" + diff(near, request)
+        advice = (
+            "Undo the change to replay the recorded answer, or run the notebook live: set COURSE_BACKEND=live "
+            "(with OPENAI_API_KEY, or OPENAI_BASE_URL for a local server) and rerun the setup cell."
+        )
+        return f"{head}\n{detail}\n{advice}"
+
+    def _write(self, h: _Handler, response: dict[str, Any]) -> None:
+        headers = {k: v for k, v in response.get("headers", {}).items()
+                   if k.lower() not in ("content-length", "transfer-encoding")}
+        try:
+            if "events" in response:
+                h.send_response(response.get("status", 200))
+                for name, value in headers.items():
+                    h.send_header(name, value)
+                h.send_header("Transfer-Encoding", "chunked")
+                h.end_headers()
+                for event in response["events"]:
+                    self._pause(event.get("delay", 0))
+                    self._send_chunk(h, encode_event(event))
+                self._send_chunk(h, b"")
+            else:
+                self._pause(response.get("elapsed", 0))
+                self._send_bytes(h, response.get("status", 200), headers, body_bytes(response))
+        except CLIENT_GONE:
+            pass  # the client stopped reading (e.g. a stream closed early); nothing is lost
+
+    def _pause(self, seconds: float) -> None:
+        if self.speed > 0 and seconds > 0:
+            time.sleep(seconds * self.speed)
+
+    @staticmethod
+    def _send_chunk(h: _Handler, data: bytes) -> None:
+        h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        h.wfile.flush()
+
+    @staticmethod
+    def _send_bytes(h: _Handler, status: int, headers: dict[str, str], body: bytes) -> None:
+        h.send_response(status)
+        for name, value in headers.items():
+            h.send_header(name, value)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+        h.wfile.flush()
+
+    def _send_json(self, h: _Handler, status: int, payload: dict[str, Any]) -> None:
+        self._send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+
+    # -- recording --------------------------------------------------------------------------
+    def _record(self, h: _Handler, request: dict[str, Any], body: bytes) -> None:
+        target = urlsplit(self.upstream + h.path.removeprefix("/v1"))
+        connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        conn = connection_class(target.netloc, timeout=600)
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in SKIP_REQUEST_HEADERS}
+        headers["Accept-Encoding"] = "identity"
+        started = time.monotonic()
+        try:
+            conn.request(h.command, target.path + (f"?{target.query}" if target.query else ""),
+                         body=body or None, headers=headers)
+            upstream = conn.getresponse()
+        except OSError as exc:
+            message = f"The course recorder could not reach {self.upstream_label}: {exc}."
+            self._send_json(h, 502, error_body(message, "upstream_unreachable", "server_error"))
+            return
+        kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}
+        ctype = upstream.getheader("Content-Type", "")
+        try:
+            if ctype.startswith("text/event-stream"):
+                response = self._pass_stream(h, upstream, kept, started)
+            else:
+                data = upstream.read()
+                response = {"status": upstream.status, "headers": kept, "elapsed": round(time.monotonic() - started, 4)}
+                response.update(stored_body(ctype, data))
+                with contextlib.suppress(*CLIENT_GONE):
+                    self._send_bytes(h, upstream.status, kept, data)
+        finally:
+            conn.close()
+        self._store(request, response)
+
+    def _pass_stream(self, h: _Handler, upstream: http.client.HTTPResponse, kept: dict[str, str],
+                     started: float) -> dict[str, Any]:
+        """Forward a stream chunk by chunk while storing its events with their timing."""
+        client_open = True
+        try:
+            h.send_response(upstream.status)
+            for name, value in kept.items():
+                h.send_header(name, value)
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+        except CLIENT_GONE:
+            client_open = False
+        events: list[dict[str, Any]] = []
+        buffer, last = "", started
+        while True:
+            chunk = upstream.read1(65536)
+            if not chunk:
+                break
+            if client_open:
+                try:
+                    self._send_chunk(h, chunk)
+                except CLIENT_GONE:
+                    client_open = False  # keep reading, so the recording holds the whole stream
+            buffer += chunk.decode("utf-8").replace("\r\n", "\n")
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                now = time.monotonic()
+                event = parse_event(block, now - last)
+                if event is not None:
+                    events.append(event)
+                    last = now
+        if client_open:
+            with contextlib.suppress(*CLIENT_GONE):
+                self._send_chunk(h, b"")
+        return {"status": upstream.status, "headers": kept, "events": events}
+
+    def _store(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+        item = {"request": request, "response": response, "source": self.source(request, response)}
+        with self._lock:
+            self.recording.interactions.append(item)
+            self.recording.recorded.update(
+                at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(), upstream=self.upstream_label
+            )
+            try:
+                self.recording.save()
+            except RecordingError as exc:
+                self.recording.interactions.pop()
+                self.refused.append(f"{request['method']} {request['path']}")
+                print(f"course recorder: {exc} The answer was passed on but NOT recorded.", file=sys.stderr)
+
+    @staticmethod
+    def source(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+        """What produced an answer: a model (and which), a labelled fixture, an error, or the service."""
+        body = request.get("json") if isinstance(request.get("json"), dict) else {}
+        fields = request.get("multipart", {}).get("fields", {})
+        requested = body.get("model") or fields.get("model")
+        headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
+        source: dict[str, Any] = {"requested": requested} if requested else {}
+        if response.get("status", 200) >= 400:
+            return {"kind": "error", **source}
+        if "x-course-fixture" in headers:
+            return {"kind": "fixture", "note": headers["x-course-fixture"], **source}
+        if not request["path"].startswith(tuple("/v1" + r for r in MODEL_ROUTES)):
+            return {"kind": "service", **source}
+        answered = headers.get("x-course-model") or model_in(response) or requested
+        return {"kind": "model", **source, "answered_by": answered}

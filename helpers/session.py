@@ -1,0 +1,173 @@
+"""``helpers.setup()``: the first code cell of every notebook.
+
+It chooses the backend from ``COURSE_BACKEND``, loads ``.env``, checks the key, and for replay
+and record starts the in-kernel server and points ``OPENAI_BASE_URL`` at it. The notebook's own
+code stays plain SDK code: ``client = OpenAI()``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+from dotenv import dotenv_values, load_dotenv
+
+from . import keys, tokens
+from .errors import ConfigError
+from .paths import ROOT, recording_path
+from .replay.recording import Recording, _rel
+from .replay.server import CourseServer
+
+BACKENDS = ("replay", "live", "record")
+OPENAI_URL = "https://api.openai.com/v1"
+REPLAY_ERROR_CODES = ("replay_miss", "replay_no_recording")
+
+
+@dataclass
+class Session:
+    """What ``setup()`` chose; kept so later helpers (and the learner) can inspect it."""
+
+    notebook: str
+    backend: str
+    base_url: str
+    banner: str
+    recording: Recording | None = None
+    server: CourseServer | None = None
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Stop the replay/record server and restore the variables setup() changed."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        for name, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.saved_env.clear()
+
+
+_current: Session | None = None
+
+
+def current() -> Session | None:
+    """The session of this kernel, if ``setup()`` ran."""
+    return _current
+
+
+def upstream_label(url: str) -> str:
+    """A short, key-free name for where answers come from."""
+    host = urlsplit(url).hostname or url
+    if host == "api.openai.com":
+        return "OpenAI API"
+    return f"OpenAI-compatible server at {url.rstrip('/')}"
+
+
+def choose_backend(requested: str | None = None) -> str:
+    """``requested``, else ``COURSE_BACKEND``, else live when a key or server is configured, else replay."""
+    value = (requested or os.environ.get("COURSE_BACKEND") or "").strip().lower()
+    if not value:
+        configured = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+        return "live" if configured else "replay"
+    if value not in BACKENDS:
+        raise ConfigError(f"COURSE_BACKEND={value!r} is not a backend; use one of: {', '.join(BACKENDS)}.")
+    return value
+
+
+def check_key(backend: str, base_url: str | None, key_origin: str) -> str:
+    """The key to use live; a clear error when it is missing or malformed."""
+    key = os.environ.get("OPENAI_API_KEY", "")
+    if not key:
+        if base_url:  # a local OpenAI-compatible server ignores the key, but the SDK wants one
+            os.environ["OPENAI_API_KEY"] = keys.LOCAL_SERVER_KEY
+            return keys.LOCAL_SERVER_KEY
+        raise ConfigError(
+            f"COURSE_BACKEND={backend} needs an OpenAI API key, and none is set. Copy .env.example to .env "
+            "and put your key after OPENAI_API_KEY=, or set OPENAI_BASE_URL to an OpenAI-compatible server "
+            "(such as the course's local backend). Without either, use COURSE_BACKEND=replay."
+        )
+    problem = keys.key_problem(key)
+    if problem and not (base_url and keys.is_placeholder(key)):
+        raise ConfigError(
+            f"OPENAI_API_KEY ({keys.mask(key)}, from {key_origin}) does not look like an OpenAI key: {problem}. "
+            "Create a key at platform.openai.com/api-keys and put it in .env."
+        )
+    return key
+
+
+def _show_replay_errors_briefly() -> None:
+    """In IPython, show a replay miss as its message only, not 40 frames of SDK internals."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> list[str]:
+        if getattr(value, "code", None) in REPLAY_ERROR_CODES:
+            return [f"{etype.__name__}: {getattr(value, 'message', value)}"]
+        return shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+
+    shell.set_custom_exc((openai.APIStatusError,), handler)
+
+
+def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> Session:
+    """Prepare this kernel for a lesson and print a one-line banner saying where answers come from.
+
+    ``notebook`` names the lesson (and its recording, ``data/recordings/<notebook>.json``).
+    ``backend`` overrides ``COURSE_BACKEND``: ``replay``, ``live`` or ``record``.
+    """
+    global _current
+    if _current is not None:
+        _current.close()
+    notebook = notebook.removesuffix(".ipynb")
+    saved_env = {name: os.environ.get(name) for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+    key_origin = "the environment" if "OPENAI_API_KEY" in os.environ else ".env"
+    load_dotenv(ROOT / ".env", override=False)
+    if key_origin == ".env" and "OPENAI_API_KEY" not in dotenv_values(ROOT / ".env"):
+        key_origin = "nowhere"
+    chosen = choose_backend(backend)
+    tokens.use_offline_encodings()
+    no_proxy = [p for p in os.environ.get("NO_PROXY", "").split(",") if p]
+    os.environ["NO_PROXY"] = ",".join(dict.fromkeys(no_proxy + ["127.0.0.1", "localhost"]))
+
+    path = recording_path(notebook)
+    if chosen == "replay":
+        recording = Recording.load(path, notebook)
+        speed = float(os.environ.get("COURSE_REPLAY_SPEED", "1"))
+        server = CourseServer(recording, "replay", speed=speed)
+        base_url = server.start()
+        os.environ["OPENAI_BASE_URL"] = base_url
+        os.environ["OPENAI_API_KEY"] = keys.PLACEHOLDER_KEY
+        banner = f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
+        session = Session(notebook, chosen, base_url, banner, recording, server)
+    else:
+        configured_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
+        key = check_key(chosen, configured_url, key_origin)
+        upstream = configured_url or OPENAI_URL
+        label = upstream_label(upstream)
+        who = "no key needed" if keys.is_placeholder(key) else f"key {keys.mask(key)} from {key_origin}"
+        if chosen == "live":
+            cost = " · calls cost money" if label == "OpenAI API" else ""
+            banner = f"live · {notebook} · {label} · {who}{cost}"
+            session = Session(notebook, chosen, upstream, banner)
+        else:
+            recording = Recording(path=path, notebook=notebook,
+                                  recorded={"upstream": label, "sdk": f"openai {openai.__version__}"})
+            server = CourseServer(recording, "record", upstream=upstream, upstream_label=label, speed=0)
+            base_url = server.start()
+            os.environ["OPENAI_BASE_URL"] = base_url
+            banner = f"record · {notebook} → {_rel(path)} · from {label} · {who}"
+            session = Session(notebook, chosen, base_url, banner, recording, server)
+    session.saved_env = saved_env
+    _show_replay_errors_briefly()
+    _current = session
+    if not quiet:
+        print(session.banner)
+    return session

@@ -1,0 +1,70 @@
+"""Fixtures: a fake upstream, and record/replay servers around it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from helpers import session
+from helpers.keys import PLACEHOLDER_KEY
+from helpers.replay.recording import Recording
+from helpers.replay.server import CourseServer
+
+from .fake_upstream import FakeUpstream
+
+USER_KEY = "sk-test-" + "k" * 24  # what a learner's key would look like to the recorder
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    upstream = FakeUpstream()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def record(tmp_path: Path, fake: FakeUpstream) -> Callable[[Callable[[OpenAI], None]], Path]:
+    """Run ``calls(client)`` through a recording server; returns the recording's path."""
+
+    def run(calls: Callable[[OpenAI], None], name: str = "demo") -> Path:
+        path = tmp_path / f"{name}.json"
+        server = CourseServer(Recording(path=path, notebook=name), "record", upstream=fake.url)
+        try:
+            calls(OpenAI(api_key=USER_KEY, base_url=server.start(), max_retries=0))
+        finally:
+            server.stop()
+        return path
+
+    return run
+
+
+@pytest.fixture
+def replay() -> Iterator[Callable[..., tuple[OpenAI, CourseServer]]]:
+    """Start a replay server for a recording; returns a client pointed at it."""
+    servers: list[CourseServer] = []
+
+    def start(path: Path, speed: float = 0.0) -> tuple[OpenAI, CourseServer]:
+        server = CourseServer(Recording.load(path), "replay", speed=speed)
+        servers.append(server)
+        return OpenAI(api_key=PLACEHOLDER_KEY, base_url=server.start(), max_retries=0), server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """No key, no base URL, no backend choice, recordings in a temporary folder, no .env."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "COURSE_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSE_RECORDINGS_DIR", str(tmp_path))
+    monkeypatch.setattr(session, "ROOT", tmp_path)  # no developer .env is read
+    yield monkeypatch
+    if session.current() is not None:
+        session.current().close()
+    os.environ.pop("OPENAI_BASE_URL", None)
