@@ -24,7 +24,7 @@ def test_replay_is_the_default_without_a_key(clean_env, capsys) -> None:
     assert os.environ["OPENAI_API_KEY"] == PLACEHOLDER_KEY
     assert "127.0.0.1" in os.environ["NO_PROXY"]
     banner = capsys.readouterr().out
-    assert banner.startswith("replay · 00_demo · no recording yet") and banner.count("\n") == 1
+    assert banner.startswith("replay · 00_demo · no recorded API calls") and banner.count("\n") == 1
 
 
 def test_live_is_the_default_with_a_key(clean_env, capsys) -> None:

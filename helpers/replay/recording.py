@@ -119,7 +119,7 @@ class Recording:
     def provenance(self) -> str:
         """One line saying where the recorded answers came from."""
         if not self.exists:
-            return f"no recording yet ({_rel(self.path)})"
+            return f"no recorded API calls ({_rel(self.path)} does not exist)"
         if not self.interactions:
             return "recording has no API calls"
         when = str(self.recorded.get("at", "an unknown date"))[:10]

@@ -1,0 +1,172 @@
+"""Check recorded requests and responses against the openai SDK's own types.
+
+The SDK's request ``TypedDict``s and response models are generated from OpenAI's API spec, so a
+recording that validates here is one the SDK itself would send and parse. A misspelt parameter or a
+response of the wrong shape (say, from a local server that cut a corner) fails loudly.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pydantic
+from openai.types import (
+    Batch,
+    Completion,
+    CreateEmbeddingResponse,
+    FileObject,
+    ImagesResponse,
+    Model,
+    ModerationCreateResponse,
+    completion_create_params,
+    embedding_create_params,
+    image_generate_params,
+    moderation_create_params,
+)
+from openai.types.audio import (
+    Transcription,
+    TranscriptionVerbose,
+    Translation,
+    TranslationVerbose,
+    speech_create_params,
+    transcription_create_params,
+    translation_create_params,
+)
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import completion_create_params as chat_params
+from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+from openai.types.responses import Response, ResponseStreamEvent, response_create_params
+
+
+@cache
+def _adapter(kind: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(kind)
+
+
+def _check(kind: Any, value: Any, where: str) -> list[str]:
+    try:
+        _adapter(kind).validate_python(value)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        return [f"{where}: {first['msg']} at {location or '(top)'} ({exc.error_count()} error(s))"]
+    return []
+
+
+def _check_params(params_type: Any, body: dict[str, Any], where: str) -> list[str]:
+    allowed = set(params_type.__required_keys__) | set(params_type.__optional_keys__)
+    unknown = sorted(set(body) - allowed)
+    problems = [f"{where}: unknown parameter(s) {unknown} for this endpoint"] if unknown else []
+    missing = sorted(set(params_type.__required_keys__) - set(body))
+    if missing:
+        problems.append(f"{where}: missing required parameter(s) {missing}")
+    return problems + _check(params_type, body, where)
+
+
+def _multipart_params(params_type: Any, fields: dict[str, Any], files: dict[str, Any], where: str) -> list[str]:
+    allowed = set(params_type.__required_keys__) | set(params_type.__optional_keys__)
+    names = {name.removesuffix("[]") for name in (*fields, *files)}
+    unknown = sorted(names - allowed)
+    return [f"{where}: unknown form field(s) {unknown} for this endpoint"] if unknown else []
+
+
+def _decode_embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    """Base64 embeddings (the SDK's default encoding) decoded to floats, as the SDK does."""
+    data = []
+    for item in body.get("data", []):
+        vector = item.get("embedding")
+        if isinstance(vector, str):
+            raw = base64.b64decode(vector)
+            item = {**item, "embedding": list(struct.unpack(f"<{len(raw) // 4}f", raw))}
+        data.append(item)
+    return {**body, "data": data}
+
+
+class Route:
+    """How to validate one endpoint: its request params type and its response type(s)."""
+
+    def __init__(self, method: str, pattern: str, params: Any = None, response: Any = None, *,
+                 stream: Any = None, multipart: bool = False,
+                 prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        self.method, self.pattern = method, re.compile(pattern + r"(\?.*)?$")
+        self.params, self.response, self.stream = params, response, stream
+        self.multipart, self.prepare = multipart, prepare
+
+    def matches(self, request: dict[str, Any]) -> bool:
+        return request["method"] == self.method and bool(self.pattern.match(request["path"]))
+
+
+def _streaming(module: Any) -> tuple[Any, Any]:
+    """The (non-streaming, streaming) request params of an endpoint that can stream."""
+    names = [n for n in dir(module) if n.endswith("ParamsNonStreaming")]
+    prefix = names[0].removesuffix("NonStreaming")
+    return getattr(module, names[0]), getattr(module, prefix + "Streaming")
+
+
+_TRANSCRIPTION = Transcription | TranscriptionVerbose
+_TRANSLATION = Translation | TranslationVerbose
+ROUTES = [
+    Route("POST", r"/v1/chat/completions", _streaming(chat_params), ChatCompletion, stream=ChatCompletionChunk),
+    Route("POST", r"/v1/responses", _streaming(response_create_params), Response, stream=ResponseStreamEvent),
+    Route("POST", r"/v1/completions", _streaming(completion_create_params), Completion, stream=Completion),
+    Route("POST", r"/v1/embeddings", embedding_create_params.EmbeddingCreateParams, CreateEmbeddingResponse,
+          prepare=_decode_embeddings),
+    Route("POST", r"/v1/moderations", moderation_create_params.ModerationCreateParams, ModerationCreateResponse),
+    Route("POST", r"/v1/images/generations", image_generate_params.ImageGenerateParamsBase, ImagesResponse),
+    Route("POST", r"/v1/images/edits", None, ImagesResponse, multipart=True),
+    Route("POST", r"/v1/audio/transcriptions", transcription_create_params.TranscriptionCreateParamsBase,
+          _TRANSCRIPTION, multipart=True),
+    Route("POST", r"/v1/audio/translations", translation_create_params.TranslationCreateParams, _TRANSLATION,
+          multipart=True),
+    Route("POST", r"/v1/audio/speech", speech_create_params.SpeechCreateParams, None),
+    Route("GET", r"/v1/models", None, list[Model], prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/models/[^/?]+", None, Model),
+    Route("POST", r"/v1/files", None, FileObject, multipart=True),
+    Route("GET", r"/v1/files/[^/?]+", None, FileObject),
+    Route("POST", r"/v1/fine_tuning/jobs", None, FineTuningJob),
+    Route("GET", r"/v1/fine_tuning/jobs/[^/?]+", None, FineTuningJob),
+    Route("GET", r"/v1/fine_tuning/jobs/[^/?]+/events", None, list[FineTuningJobEvent],
+          prepare=lambda body: body.get("data", [])),
+    Route("POST", r"/v1/batches", None, Batch),
+    Route("GET", r"/v1/batches/[^/?]+", None, Batch),
+]
+
+
+def check_interaction(item: dict[str, Any], where: str) -> list[str]:
+    """Problems with one recorded interaction (empty when the SDK's types accept it)."""
+    request, response = item["request"], item["response"]
+    route = next((r for r in ROUTES if r.matches(request)), None)
+    if route is None:
+        return [f"{where}: no validator for {request['method']} {request['path']}; add a Route in {__name__}"]
+    problems: list[str] = []
+    params = route.params
+    if isinstance(params, tuple):
+        params = params[1] if (request.get("json") or {}).get("stream") else params[0]
+    if params is not None and "json" in request:
+        problems += _check_params(params, request["json"], f"{where} request")
+    if params is not None and route.multipart and "multipart" in request:
+        mp = request["multipart"]
+        problems += _multipart_params(params, mp.get("fields", {}), mp.get("files", {}), f"{where} request")
+    status = response.get("status", 200)
+    if status >= 400:
+        error = (response.get("json") or {}).get("error")
+        if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
+            problems.append(f"{where} response: an error without an OpenAI-shaped error.message")
+        return problems
+    if "events" in response:
+        kind = route.stream
+        if kind is None:
+            return problems + [f"{where} response: a stream where this endpoint has none"]
+        for number, event in enumerate(response["events"]):
+            if "data" in event:
+                problems += _check(kind, event["data"], f"{where} event {number}")
+        return problems
+    if route.response is not None and "json" in response:
+        body = route.prepare(response["json"]) if route.prepare else response["json"]
+        problems += _check(route.response, body, f"{where} response")
+    return problems

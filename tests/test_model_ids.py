@@ -1,0 +1,49 @@
+"""Model ids: one place, overridable, checked against the installed SDK."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from helpers import model_ids
+from helpers.model_ids import DEFAULTS, load, sdk_literals, sdk_shutdowns, shutdown_warning
+
+TODAY = dt.date(2026, 11, 21)
+
+
+@pytest.mark.parametrize("role", sorted(DEFAULTS))
+def test_default_is_a_model_the_sdk_lists_for_its_endpoint(role: str) -> None:
+    assert DEFAULTS[role] in sdk_literals()[role]
+
+
+@pytest.mark.parametrize("role", sorted(set(DEFAULTS) - {"speech"}))
+def test_default_has_no_shutdown_announced_in_the_sdk(role: str) -> None:
+    assert DEFAULTS[role] not in sdk_shutdowns()
+
+
+def test_environment_overrides_a_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_MODEL_CHAT", "gpt-5.4-nano")
+    assert load().chat == "gpt-5.4-nano" and load().embedding == DEFAULTS["embedding"]
+
+
+def test_shutdown_dates_are_read_from_the_sdk() -> None:
+    dates = sdk_shutdowns()
+    assert dates["gpt-4o-mini"][0] == dt.date(2027, 1, 14)
+    assert dates["dall-e-3"][0] == dt.date(2026, 5, 12)
+    assert dates["gpt-image-1"][0] == dt.date(2026, 10, 23)
+    assert dates["gpt-3.5-turbo"][0] == dt.date(2026, 10, 23)
+
+
+def test_warnings_for_retired_and_retiring_models() -> None:
+    assert "was shut down on 2026-05-12" in shutdown_warning("dall-e-3", TODAY)
+    assert "scheduled to shut down on 2027-01-06 (46 days from now)" in shutdown_warning("gpt-4o-mini-tts", TODAY)
+    assert shutdown_warning("gpt-5.4-mini", TODAY) is None
+    # A shutdown date reported by client.models.list() (epoch seconds) wins.
+    assert "was shut down on 2026-01-01" in shutdown_warning("x", TODAY, shutdown=1767225600)
+
+
+def test_check_warns_for_the_speech_model_only() -> None:
+    with pytest.warns(UserWarning, match="gpt-4o-mini-tts"):
+        notes = model_ids.check(load(), TODAY)
+    assert len(notes) == 1

@@ -1,0 +1,76 @@
+"""Recording checks: every committed recording validates against the SDK's types and holds no secret."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from helpers.keys import find_secrets
+from helpers.paths import RECORDINGS, ROOT
+from helpers.replay.recording import Recording
+from helpers.replay.validate import check_interaction
+
+RECORDED = sorted(RECORDINGS.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_recording_validates_against_the_sdk(path: Path) -> None:
+    recording = Recording.load(path)
+    problems = [p for n, item in enumerate(recording.interactions, 1)
+                for p in check_interaction(item, f"{path.name} #{n}")]
+    assert not problems, "\n".join(problems[:20])
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_recording_says_where_each_answer_came_from(path: Path) -> None:
+    recording = Recording.load(path)
+    assert recording.recorded.get("at") and recording.recorded.get("upstream")
+    for n, item in enumerate(recording.interactions, 1):
+        source = item.get("source", {})
+        assert source.get("kind") in {"model", "fixture", "error", "service"}, f"#{n}: {source}"
+        if source["kind"] == "model":
+            assert source.get("answered_by"), f"#{n}: a model answer must name the model"
+        if source["kind"] == "fixture":
+            assert source.get("note"), f"#{n}: a fixture must say what it stands in for"
+
+
+def test_validator_catches_a_misspelt_parameter_and_a_bad_response(record) -> None:
+    path = record(lambda c: c.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]))
+    item = json.loads(path.read_text())["interactions"][0]
+    assert check_interaction(item, "ok") == []
+    item["request"]["json"]["temprature"] = 0.2
+    item["response"]["json"]["choices"][0]["finish_reason"] = "tired"
+    problems = check_interaction(item, "bad")
+    assert any("unknown parameter(s) ['temprature']" in p for p in problems)
+    assert any("choices.0.finish_reason" in p for p in problems)
+
+
+def test_validator_reads_streams_multipart_and_base64_embeddings(record, tmp_path: Path) -> None:
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"RIFF0000")
+
+    def calls(client: OpenAI) -> None:
+        list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True))
+        client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+        with audio.open("rb") as fh:
+            client.audio.transcriptions.create(model="whisper-1", file=fh)
+        client.models.list()
+
+    data = json.loads(record(calls).read_text())
+    assert [check_interaction(item, str(n)) for n, item in enumerate(data["interactions"])] == [[], [], [], []]
+
+
+def test_no_committed_file_holds_a_key_or_organisation_id() -> None:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    hits = []
+    for name in filter(None, files.decode().split("\0")):
+        path = ROOT / name
+        if not path.is_file() or path.suffix in {".xz", ".png", ".wav", ".mp3"}:
+            continue
+        for kind, masked in find_secrets(path.read_text(encoding="utf-8", errors="ignore")):
+            hits.append(f"{name}: {kind} {masked}")
+    assert not hits, "\n".join(hits)
