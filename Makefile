@@ -35,7 +35,7 @@ install: $(VENV)/.installed
 
 lab: install
 	COURSE_BACKEND=$(BACKEND) $(RUN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-		--ServerApp.root_dir=notebooks --no-browser
+		--ServerApp.root_dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: install
 	$(RUN)/python -m pytest
