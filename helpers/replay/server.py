@@ -163,7 +163,7 @@ class CourseServer:
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         httpd.daemon_threads = True
         httpd.course = self  # type: ignore[attr-defined]
-        threading.Thread(target=httpd.serve_forever, name="course-replay", daemon=True).start()
+        threading.Thread(target=httpd.serve_forever, args=(0.05,), name="course-replay", daemon=True).start()
         self._httpd = httpd
         return self.base_url
 
