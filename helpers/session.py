@@ -122,6 +122,8 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
 
     ``notebook`` names the lesson (and its recording, ``data/recordings/<notebook>.json``).
     ``backend`` overrides ``COURSE_BACKEND``: ``replay``, ``live`` or ``record``.
+    Live and record calls pass through the same in-kernel server as replay (on 127.0.0.1), which forwards
+    them unchanged; it is what adds up usage, enforces ``COURSE_MAX_USD`` and simulates failures on request.
     """
     global _current
     if _current is not None:
@@ -153,18 +155,17 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         upstream = configured_url or OPENAI_URL
         label = upstream_label(upstream)
         who = "no key needed" if keys.is_placeholder(key) else f"key {keys.mask(key)} from {key_origin}"
+        recording = Recording(path=path, notebook=notebook,
+                              recorded={"upstream": label, "sdk": f"openai {openai.__version__}"})
+        server = CourseServer(recording, chosen, upstream=upstream, upstream_label=label, speed=0)
+        base_url = server.start()
+        os.environ["OPENAI_BASE_URL"] = base_url
         if chosen == "live":
             cost = " · calls cost money" if label == "OpenAI API" else ""
             banner = f"live · {notebook} · {label} · {who}{cost}"
-            session = Session(notebook, chosen, upstream, banner)
         else:
-            recording = Recording(path=path, notebook=notebook,
-                                  recorded={"upstream": label, "sdk": f"openai {openai.__version__}"})
-            server = CourseServer(recording, "record", upstream=upstream, upstream_label=label, speed=0)
-            base_url = server.start()
-            os.environ["OPENAI_BASE_URL"] = base_url
             banner = f"record · {notebook} → {_rel(path)} · from {label} · {who}"
-            session = Session(notebook, chosen, base_url, banner, recording, server)
+        session = Session(notebook, chosen, base_url, banner, recording, server)
     session.saved_env = saved_env
     _show_replay_errors_briefly()
     _current = session

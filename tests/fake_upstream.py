@@ -109,11 +109,14 @@ class FakeUpstream:
         if payload.get("stream_options", {}).get("include_usage"):
             chunks.append({**base, "choices": [],
                            "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
-        for chunk in chunks:
-            time.sleep(STREAM_GAP)
-            self.chunk(h, f"data: {json.dumps(chunk)}\n\n".encode())
-        self.chunk(h, b"data: [DONE]\n\n")
-        self.chunk(h, b"")
+        try:
+            for chunk in chunks:
+                time.sleep(STREAM_GAP)
+                self.chunk(h, f"data: {json.dumps(chunk)}\n\n".encode())
+            self.chunk(h, b"data: [DONE]\n\n")
+            self.chunk(h, b"")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (e.g. a stream cut on purpose)
 
     @staticmethod
     def chunk(h: BaseHTTPRequestHandler, data: bytes) -> None:

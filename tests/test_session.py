@@ -30,7 +30,7 @@ def test_replay_is_the_default_without_a_key(clean_env, capsys) -> None:
 def test_live_is_the_default_with_a_key(clean_env, capsys) -> None:
     clean_env.setenv("OPENAI_API_KEY", REAL_LOOKING_KEY)
     s = setup("00_demo")
-    assert s.backend == "live" and s.server is None
+    assert s.backend == "live" and s.server is not None and s.server.mode == "live"
     out = capsys.readouterr().out
     assert "OpenAI API" in out and "sk-proj-…QQQQ" in out and REAL_LOOKING_KEY not in out
 

@@ -11,16 +11,19 @@ import base64
 import contextlib
 import http.client
 import json
+import socket
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import RecordingError
+from . import faults
 from .canon import closest, diff, match_key, stored_request
 from .recording import Recording, _rel
 
@@ -39,6 +42,7 @@ KEEP_RESPONSE_PREFIXES = ("x-ratelimit-",)
 # Request headers never forwarded upstream as-is (hop-by-hop, or rewritten here).
 SKIP_REQUEST_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding", "keep-alive"}
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
+MODES = ("replay", "record", "live")
 # Endpoints whose successful answers come from a model (others are plain service calls).
 MODEL_ROUTES = ("/chat/completions", "/completions", "/responses", "/embeddings", "/audio/", "/images/",
                 "/moderations")
@@ -135,14 +139,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class CourseServer:
-    """Replays a recording, or records through to ``upstream``; one per notebook kernel."""
+    """One per notebook kernel: replays a recording, or passes calls to ``upstream`` (live), recording them
+    on the way (record)."""
 
     def __init__(self, recording: Recording, mode: str = "replay", upstream: str | None = None,
                  speed: float = 1.0, upstream_label: str | None = None) -> None:
-        if mode not in ("replay", "record"):
-            raise ValueError(f"mode must be 'replay' or 'record', not {mode!r}")
-        if mode == "record" and not upstream:
-            raise ValueError("record mode needs an upstream URL")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if mode != "replay" and not upstream:
+            raise ValueError(f"{mode} mode needs an upstream URL")
         self.recording = recording
         self.mode = mode
         self.upstream = (upstream or "").rstrip("/")
@@ -156,6 +161,11 @@ class CourseServer:
             self._index[key].append(number)
         self._played = [0] * len(recording.interactions)
         self._httpd: ThreadingHTTPServer | None = None
+        self._faults: deque[tuple[str, int]] = deque()
+        # Hooks for live and record mode: ``gate(request)`` may return a refusal message (e.g. a spending
+        # cap); ``meter(request, response)`` sees every answer that came back (e.g. to add up usage).
+        self.gate: Callable[[dict[str, Any]], str | None] | None = None
+        self.meter: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -179,14 +189,51 @@ class CourseServer:
             self._httpd.server_close()
             self._httpd = None
 
+    # -- simulated failures -------------------------------------------------------------------
+    def inject(self, name: str, times: int = 1, *, after_events: int = 3) -> None:
+        """Answer the next ``times`` requests with a simulated fault (live and record mode).
+
+        In replay mode this does nothing: the faults injected while recording are in the recording and
+        play back in order. ``after_events`` is where ``stream_cut`` cuts the stream.
+        """
+        if name not in faults.FAULTS:
+            raise ValueError(f"unknown fault {name!r}; choose from {faults.names()}")
+        if self.mode != "replay":
+            with self._lock:
+                self._faults.extend([(name, after_events)] * times)
+
+    def _next_fault(self, request: dict[str, Any]) -> tuple[str, int] | None:
+        """The fault for this request, if one is queued (a stream cut waits for a streaming request)."""
+        streaming = bool((request.get("json") or {}).get("stream"))
+        with self._lock:
+            if not self._faults or (self._faults[0][0] == "stream_cut" and not streaming):
+                return None
+            return self._faults.popleft()
+
     # -- requests ---------------------------------------------------------------------------
     def handle(self, h: _Handler) -> None:
         body = self._read_body(h)
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
-        if self.mode == "record":
-            self._record(h, request, body)
-        else:
+        if self.mode == "replay":
             self._replay(h, request)
+            return
+        refusal = self.gate(request) if self.gate else None
+        if refusal:
+            self._send_json(h, 429, error_body(refusal, "course_spending_cap", "insufficient_quota"))
+            return
+        fault = self._next_fault(request)
+        if fault and fault[0] != "stream_cut":
+            response = faults.response_for(fault[0], request)
+            self._write(h, response)
+            self._finish(request, response, faults.source_for(fault[0], request))
+            return
+        cut_after = fault[1] if fault else None
+        response = self._forward(h, request, body, cut_after)
+        if response is not None:
+            source = None
+            if response.get("cut"):  # real events from the model, cut short by the course
+                source = {**self.source(request, response), **faults.source_for("stream_cut", request)}
+            self._finish(request, response, source)
 
     @staticmethod
     def _read_body(h: _Handler) -> bytes:
@@ -256,12 +303,22 @@ class CourseServer:
                 for event in response["events"]:
                     self._pause(event.get("delay", 0))
                     self._send_chunk(h, encode_event(event))
+                if response.get("cut"):
+                    self._cut(h)
+                    return
                 self._send_chunk(h, b"")
             else:
                 self._pause(response.get("elapsed", 0))
                 self._send_bytes(h, response.get("status", 200), headers, body_bytes(response))
         except CLIENT_GONE:
             pass  # the client stopped reading (e.g. a stream closed early); nothing is lost
+
+    @staticmethod
+    def _cut(h: _Handler) -> None:
+        """Drop the connection mid-stream, as a failing network or server would."""
+        h.close_connection = True
+        with contextlib.suppress(OSError):
+            h.connection.shutdown(socket.SHUT_RDWR)
 
     def _pause(self, seconds: float) -> None:
         if self.speed > 0 and seconds > 0:
@@ -285,8 +342,10 @@ class CourseServer:
     def _send_json(self, h: _Handler, status: int, payload: dict[str, Any]) -> None:
         self._send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
-    # -- recording --------------------------------------------------------------------------
-    def _record(self, h: _Handler, request: dict[str, Any], body: bytes) -> None:
+    # -- live and record: forwarding ----------------------------------------------------------
+    def _forward(self, h: _Handler, request: dict[str, Any], body: bytes,
+                 cut_after: int | None = None) -> dict[str, Any] | None:
+        """Pass a request to the upstream and its answer back; returns the answer in stored form."""
         target = urlsplit(self.upstream + h.path.removeprefix("/v1"))
         connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         conn = connection_class(target.netloc, timeout=600)
@@ -298,14 +357,14 @@ class CourseServer:
                          body=body or None, headers=headers)
             upstream = conn.getresponse()
         except OSError as exc:
-            message = f"The course recorder could not reach {self.upstream_label}: {exc}."
+            message = f"The course server could not reach {self.upstream_label}: {exc}."
             self._send_json(h, 502, error_body(message, "upstream_unreachable", "server_error"))
-            return
+            return None
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}
         ctype = upstream.getheader("Content-Type", "")
         try:
             if ctype.startswith("text/event-stream"):
-                response = self._pass_stream(h, upstream, kept, started)
+                response = self._pass_stream(h, upstream, kept, started, cut_after)
             else:
                 data = upstream.read()
                 response = {"status": upstream.status, "headers": kept, "elapsed": round(time.monotonic() - started, 4)}
@@ -314,11 +373,14 @@ class CourseServer:
                     self._send_bytes(h, upstream.status, kept, data)
         finally:
             conn.close()
-        self._store(request, response)
+        return response
 
     def _pass_stream(self, h: _Handler, upstream: http.client.HTTPResponse, kept: dict[str, str],
-                     started: float) -> dict[str, Any]:
-        """Forward a stream chunk by chunk while storing its events with their timing."""
+                     started: float, cut_after: int | None = None) -> dict[str, Any]:
+        """Forward a stream event by event while storing the events with their timing.
+
+        With ``cut_after``, the connection is dropped after that many events (a simulated failure).
+        """
         client_open = True
         try:
             h.send_response(upstream.status)
@@ -334,26 +396,45 @@ class CourseServer:
             chunk = upstream.read1(65536)
             if not chunk:
                 break
-            if client_open:
-                try:
-                    self._send_chunk(h, chunk)
-                except CLIENT_GONE:
-                    client_open = False  # keep reading, so the recording holds the whole stream
             buffer += chunk.decode("utf-8").replace("\r\n", "\n")
             while "\n\n" in buffer:
                 block, buffer = buffer.split("\n\n", 1)
                 now = time.monotonic()
                 event = parse_event(block, now - last)
-                if event is not None:
-                    events.append(event)
-                    last = now
+                if event is None:
+                    continue
+                last = now
+                if cut_after is not None and len(events) >= cut_after:
+                    if client_open:
+                        self._cut(h)
+                    return {"status": upstream.status, "headers": kept, "events": events, "cut": True}
+                events.append(event)
+                if client_open:
+                    try:
+                        self._send_chunk(h, (block + "\n\n").encode())
+                    except CLIENT_GONE:
+                        client_open = False  # keep reading, so the recording holds the whole stream
+        tail = parse_event(buffer.strip("\n"), time.monotonic() - last) if buffer.strip() else None
+        if tail is not None:  # a last event without the closing blank line
+            events.append(tail)
+            if client_open:
+                with contextlib.suppress(*CLIENT_GONE):
+                    self._send_chunk(h, (buffer.strip("\n") + "\n\n").encode())
         if client_open:
             with contextlib.suppress(*CLIENT_GONE):
                 self._send_chunk(h, b"")
         return {"status": upstream.status, "headers": kept, "events": events}
 
-    def _store(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        item = {"request": request, "response": response, "source": self.source(request, response)}
+    def _finish(self, request: dict[str, Any], response: dict[str, Any],
+                source: dict[str, Any] | None = None) -> None:
+        """After an answer went back: meter it, and in record mode store it."""
+        if self.meter:
+            self.meter(request, response)
+        if self.mode == "record":
+            self._store(request, response, source or self.source(request, response))
+
+    def _store(self, request: dict[str, Any], response: dict[str, Any], source: dict[str, Any]) -> None:
+        item = {"request": request, "response": response, "source": source}
         with self._lock:
             self.recording.interactions.append(item)
             self.recording.recorded.update(
