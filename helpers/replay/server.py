@@ -224,16 +224,10 @@ class CourseServer:
         fault = self._next_fault(request)
         if fault and fault[0] != "stream_cut":
             response = faults.response_for(fault[0], request)
-            self._write(h, response)
             self._finish(request, response, faults.source_for(fault[0], request))
+            self._write(h, response)
             return
-        cut_after = fault[1] if fault else None
-        response = self._forward(h, request, body, cut_after)
-        if response is not None:
-            source = None
-            if response.get("cut"):  # real events from the model, cut short by the course
-                source = {**self.source(request, response), **faults.source_for("stream_cut", request)}
-            self._finish(request, response, source)
+        self._forward(h, request, body, cut_after=fault[1] if fault else None)
 
     @staticmethod
     def _read_body(h: _Handler) -> bytes:
@@ -343,9 +337,9 @@ class CourseServer:
         self._send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
     # -- live and record: forwarding ----------------------------------------------------------
-    def _forward(self, h: _Handler, request: dict[str, Any], body: bytes,
-                 cut_after: int | None = None) -> dict[str, Any] | None:
-        """Pass a request to the upstream and its answer back; returns the answer in stored form."""
+    def _forward(self, h: _Handler, request: dict[str, Any], body: bytes, cut_after: int | None = None) -> None:
+        """Pass a request to the upstream and its answer back, finishing (metering, storing) it before the
+        last bytes go out: once the caller has the whole answer, the recording holds it."""
         target = urlsplit(self.upstream + h.path.removeprefix("/v1"))
         connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         conn = connection_class(target.netloc, timeout=600)
@@ -359,24 +353,24 @@ class CourseServer:
         except OSError as exc:
             message = f"The course server could not reach {self.upstream_label}: {exc}."
             self._send_json(h, 502, error_body(message, "upstream_unreachable", "server_error"))
-            return None
+            return
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}
         ctype = upstream.getheader("Content-Type", "")
         try:
             if ctype.startswith("text/event-stream"):
-                response = self._pass_stream(h, upstream, kept, started, cut_after)
+                self._pass_stream(h, request, upstream, kept, started, cut_after)
             else:
                 data = upstream.read()
                 response = {"status": upstream.status, "headers": kept, "elapsed": round(time.monotonic() - started, 4)}
                 response.update(stored_body(ctype, data))
+                self._finish(request, response)
                 with contextlib.suppress(*CLIENT_GONE):
                     self._send_bytes(h, upstream.status, kept, data)
         finally:
             conn.close()
-        return response
 
-    def _pass_stream(self, h: _Handler, upstream: http.client.HTTPResponse, kept: dict[str, str],
-                     started: float, cut_after: int | None = None) -> dict[str, Any]:
+    def _pass_stream(self, h: _Handler, request: dict[str, Any], upstream: http.client.HTTPResponse,
+                     kept: dict[str, str], started: float, cut_after: int | None = None) -> None:
         """Forward a stream event by event while storing the events with their timing.
 
         With ``cut_after``, the connection is dropped after that many events (a simulated failure).
@@ -405,9 +399,13 @@ class CourseServer:
                     continue
                 last = now
                 if cut_after is not None and len(events) >= cut_after:
+                    response = {"status": upstream.status, "headers": kept, "events": events, "cut": True}
+                    # Real events from the model, cut short by the course.
+                    source = {**self.source(request, response), **faults.source_for("stream_cut", request)}
+                    self._finish(request, response, source)
                     if client_open:
                         self._cut(h)
-                    return {"status": upstream.status, "headers": kept, "events": events, "cut": True}
+                    return
                 events.append(event)
                 if client_open:
                     try:
@@ -420,10 +418,10 @@ class CourseServer:
             if client_open:
                 with contextlib.suppress(*CLIENT_GONE):
                     self._send_chunk(h, (buffer.strip("\n") + "\n\n").encode())
+        self._finish(request, {"status": upstream.status, "headers": kept, "events": events})
         if client_open:
             with contextlib.suppress(*CLIENT_GONE):
                 self._send_chunk(h, b"")
-        return {"status": upstream.status, "headers": kept, "events": events}
 
     def _finish(self, request: dict[str, Any], response: dict[str, Any],
                 source: dict[str, Any] | None = None) -> None:
