@@ -20,6 +20,7 @@ from .errors import ConfigError
 from .paths import ROOT, recording_path
 from .replay.recording import Recording, _rel
 from .replay.server import CourseServer
+from .usage import Meter, cap_from_env
 
 BACKENDS = ("replay", "live", "record")
 OPENAI_URL = "https://api.openai.com/v1"
@@ -37,6 +38,7 @@ class Session:
     recording: Recording | None = None
     server: CourseServer | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    usage: Meter | None = None
 
     def close(self) -> None:
         """Stop the replay/record server and restore the variables setup() changed."""
@@ -148,7 +150,8 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         os.environ["OPENAI_BASE_URL"] = base_url
         os.environ["OPENAI_API_KEY"] = keys.PLACEHOLDER_KEY
         banner = f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
-        session = Session(notebook, chosen, base_url, banner, recording, server)
+        session = Session(notebook, chosen, base_url, banner, recording, server, usage=Meter())
+        server.meter = session.usage.add
     else:
         configured_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
         key = check_key(chosen, configured_url, key_origin)
@@ -157,15 +160,19 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         who = "no key needed" if keys.is_placeholder(key) else f"key {keys.mask(key)} from {key_origin}"
         recording = Recording(path=path, notebook=notebook,
                               recorded={"upstream": label, "sdk": f"openai {openai.__version__}"})
+        paid = label == "OpenAI API"
+        meter = Meter(cap_from_env(paid=paid))
         server = CourseServer(recording, chosen, upstream=upstream, upstream_label=label, speed=0)
+        server.meter, server.gate = meter.add, meter.gate
         base_url = server.start()
         os.environ["OPENAI_BASE_URL"] = base_url
+        cap = f" · spending cap ${meter.cap_usd:.2f} (COURSE_MAX_USD)" if meter.cap_usd is not None else ""
         if chosen == "live":
-            cost = " · calls cost money" if label == "OpenAI API" else ""
-            banner = f"live · {notebook} · {label} · {who}{cost}"
+            cost = " · calls cost money" if paid else ""
+            banner = f"live · {notebook} · {label} · {who}{cost}{cap}"
         else:
-            banner = f"record · {notebook} → {_rel(path)} · from {label} · {who}"
-        session = Session(notebook, chosen, base_url, banner, recording, server)
+            banner = f"record · {notebook} → {_rel(path)} · from {label} · {who}{cap}"
+        session = Session(notebook, chosen, base_url, banner, recording, server, usage=meter)
     session.saved_env = saved_env
     _show_replay_errors_briefly()
     _current = session

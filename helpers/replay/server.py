@@ -218,8 +218,9 @@ class CourseServer:
             self._replay(h, request)
             return
         refusal = self.gate(request) if self.gate else None
-        if refusal:
-            self._send_json(h, 429, error_body(refusal, "course_spending_cap", "insufficient_quota"))
+        if refusal:  # like OpenAI's own quota error, and marked so the SDK does not retry it
+            body = json.dumps(error_body(refusal, "course_spending_cap", "insufficient_quota")).encode()
+            self._send_bytes(h, 429, {"Content-Type": "application/json", "x-should-retry": "false"}, body)
             return
         fault = self._next_fault(request)
         if fault and fault[0] != "stream_cut":
@@ -263,7 +264,10 @@ class CourseServer:
         if not numbers:
             self._send_json(h, 400, error_body(self.miss_message(request), "replay_miss"))
             return
-        self._write(h, self.recording.interactions[number]["response"])
+        response = self.recording.interactions[number]["response"]
+        if self.meter:
+            self.meter(request, response)
+        self._write(h, response)
 
     def miss_message(self, request: dict[str, Any]) -> str:
         """What a learner sees when a request is not in the recording: which, and how it differs."""
