@@ -162,6 +162,7 @@ class CourseServer:
         self._played = [0] * len(recording.interactions)
         self._httpd: ThreadingHTTPServer | None = None
         self._faults: deque[tuple[str, int]] = deque()
+        self.latency = 0.0  # extra seconds before every answer, whatever the mode (helpers.simulate.latency)
         # Hooks for live and record mode: ``gate(request)`` may return a refusal message (e.g. a spending
         # cap); ``meter(request, response)`` sees every answer that came back (e.g. to add up usage).
         self.gate: Callable[[dict[str, Any]], str | None] | None = None
@@ -214,6 +215,8 @@ class CourseServer:
     def handle(self, h: _Handler) -> None:
         body = self._read_body(h)
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
+        if self.latency:
+            time.sleep(self.latency)
         if self.mode == "replay":
             self._replay(h, request)
             return
