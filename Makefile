@@ -16,7 +16,7 @@ BACKEND ?= replay
 NB ?=
 LAB_PORT ?= 8888
 
-.PHONY: help install lab test test-fast lint record clean
+.PHONY: help install lab test test-fast lint record bench clean
 
 help:
 	@sed -n '2,5p' Makefile | sed 's/^# //'
@@ -47,6 +47,9 @@ lint: install
 
 record: install
 	$(RUN)/python scripts/record.py --backend $(BACKEND) $(NB)
+
+bench: install
+	$(RUN)/python scripts/bench.py --update-readme
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .cache

@@ -138,6 +138,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class CourseServer:
     """One per notebook kernel: replays a recording, or passes calls to ``upstream`` (live), recording them
     on the way (record)."""
@@ -160,7 +171,7 @@ class CourseServer:
         for number, key in enumerate(recording.keys()):
             self._index[key].append(number)
         self._played = [0] * len(recording.interactions)
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _QuietServer | None = None
         self._faults: deque[tuple[str, int]] = deque()
         self.latency = 0.0  # extra seconds before every answer, whatever the mode (helpers.simulate.latency)
         # Hooks for live and record mode: ``gate(request)`` may return a refusal message (e.g. a spending
@@ -171,8 +182,7 @@ class CourseServer:
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
         """Start serving in a daemon thread; returns the base URL to give the SDK."""
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
+        httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         httpd.course = self  # type: ignore[attr-defined]
         threading.Thread(target=httpd.serve_forever, args=(0.05,), name="course-replay", daemon=True).start()
         self._httpd = httpd
