@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from ..errors import RecordingError
 from . import faults
 from .canon import closest, diff, match_key, stored_request
+from .limits import upload_problem
 from .recording import Recording, _rel
 
 # Response headers a recording keeps; everything else (cookies, org ids, dates) is dropped.
@@ -227,6 +228,10 @@ class CourseServer:
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
         if self.latency:
             time.sleep(self.latency)
+        too_large = upload_problem(request)
+        if too_large:
+            self._send_json(h, 400, error_body(too_large, "course_upload_too_large"))
+            return
         if self.mode == "replay":
             self._replay(h, request)
             return
@@ -368,7 +373,9 @@ class CourseServer:
                          body=body or None, headers=headers)
             upstream = conn.getresponse()
         except OSError as exc:
-            message = f"The course server could not reach {self.upstream_label}: {exc}."
+            message = (f"The course server could not reach {self.upstream_label}: {exc}. Check your network "
+                       "connection (or OPENAI_BASE_URL, if you use another server); to work offline, set "
+                       "COURSE_BACKEND=replay and rerun the setup cell.")
             self._send_json(h, 502, error_body(message, "upstream_unreachable", "server_error"))
             return
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}
