@@ -72,7 +72,8 @@ class Backend:
     def start(self) -> str:
         """Serve in a daemon thread (for tests); returns the base URL."""
         httpd = self.bind()
-        threading.Thread(target=httpd.serve_forever, name="local-backend", daemon=True).start()
+        serve = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        serve.start()
         return self.base_url
 
     @property
