@@ -18,7 +18,7 @@ BACKEND ?= replay
 NB ?=
 LAB_PORT ?= 8888
 
-.PHONY: help install lab test test-fast lint record clean local-backend-install local-backend
+.PHONY: help install lab test test-fast lint record clean local-backend-install local-backend local-backend-test
 
 help:
 	@sed -n '2,6p' Makefile | sed 's/^# //'
@@ -63,10 +63,13 @@ $(LOCAL_VENV)/.installed: local_backend/requirements.txt local_backend/requireme
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check \
 		-r local_backend/requirements.txt
 	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --no-deps -r local_backend/requirements-nodeps.txt
-	$(LOCAL_VENV)/bin/python -m local_backend.engines --prepare
+	$(LOCAL_VENV)/bin/python -m local_backend --prepare
 	@touch $@
 
 local-backend-install: $(LOCAL_VENV)/.installed
 
 local-backend: local-backend-install
 	$(LOCAL_VENV)/bin/python -m local_backend --port $(LOCAL_PORT)
+
+local-backend-test: install local-backend-install
+	LOCAL_BACKEND_SMOKE=1 $(RUN)/python -m pytest tests/test_local_backend.py -k real_models -p no:nbval -o addopts=""

@@ -8,14 +8,18 @@ import sys
 import time
 
 from .app import DEFAULT_PORT, Backend
-from .engines import real_engines
+from .engines import prepare, real_engines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_backend", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_BACKEND_PORT", DEFAULT_PORT)))
     parser.add_argument("--lazy", action="store_true", help="load each model on its first request, not at start")
+    parser.add_argument("--prepare", action="store_true", help="assemble model files after install, then exit")
     args = parser.parse_args(argv)
+    if args.prepare:
+        prepare()
+        return 0
     started = time.monotonic()
     engines = real_engines()
     backend = Backend(engines, args.port)

