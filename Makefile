@@ -45,7 +45,7 @@ test-fast: install
 	$(RUN)/python -m pytest tests
 
 lint: install
-	$(RUN)/ruff check helpers tests scripts notebooks
+	$(RUN)/ruff check helpers tests scripts notebooks local_backend
 
 record: install
 	$(RUN)/python scripts/record.py --backend $(BACKEND) $(NB)
