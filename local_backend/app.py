@@ -94,8 +94,12 @@ class Backend:
             self._seen[key] += 1
             return count
 
-    def route(self, method: str, path: str, content_type: str, raw: bytes) -> tuple[Reply, Call]:
-        """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error."""
+    def route(self, method: str, path: str, content_type: str, raw: bytes, session: str = "") -> tuple[Reply, Call]:
+        """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error.
+
+        ``session`` (the ``X-Course-Session`` header the course's recorder sends) scopes the count of identical
+        requests, so recording a notebook twice gives the same ids however long this server has run.
+        """
         fields: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
         body: dict[str, Any] = {}
@@ -109,7 +113,7 @@ class Backend:
                 raise ApiError(f"The request body is not valid JSON: {exc}", None, "invalid_json") from exc
             if not isinstance(body, dict):
                 raise ApiError("The request body must be a JSON object.", None, "invalid_json")
-        key = json.dumps([method, path, body], sort_keys=True, default=str)
+        key = json.dumps([session, method, path, body], sort_keys=True, default=str)
         call = Call(path, body, self.occurrence(key))
         return self.dispatch(method, path, call, fields, files), call
 
@@ -163,7 +167,8 @@ class Backend:
         path = urlsplit(h.path).path.rstrip("/")
         call = Call(path, {})
         try:
-            reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw)
+            reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw,
+                                     h.headers.get("X-Course-Session", ""))
             if reply.events is not None:
                 first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
             elif reply.body is None:

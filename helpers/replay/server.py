@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -174,6 +175,7 @@ class CourseServer:
         self._played = [0] * len(recording.interactions)
         self._httpd: _QuietServer | None = None
         self._faults: deque[tuple[str, int]] = deque()
+        self.session_id = uuid.uuid4().hex
         self.latency = 0.0  # extra seconds before every answer, whatever the mode (helpers.simulate.latency)
         # Hooks for live and record mode: ``gate(request)`` may return a refusal message (e.g. a spending
         # cap); ``meter(request, response)`` sees every answer that came back (e.g. to add up usage).
@@ -367,6 +369,9 @@ class CourseServer:
         conn = connection_class(target.netloc, timeout=600)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in SKIP_REQUEST_HEADERS}
         headers["Accept-Encoding"] = "identity"
+        if target.hostname in ("127.0.0.1", "localhost"):
+            # Lets the course's local backend count repeated requests per notebook run (stable ids).
+            headers["X-Course-Session"] = self.session_id
         started = time.monotonic()
         try:
             conn.request(h.command, target.path + (f"?{target.query}" if target.query else ""),
