@@ -95,11 +95,12 @@ def stored_body(content_type: str, body: bytes) -> dict[str, Any]:
             return {"json": json.loads(body)}
         except ValueError:
             pass
-    if ctype.startswith("text/") or "charset" in ctype:
-        try:
-            return {"text": body.decode("utf-8")}
-        except UnicodeDecodeError:
-            pass
+    try:  # text of any type (SSE-free JSONL, SRT, plain text) stays readable; it round-trips byte for byte
+        text = body.decode("utf-8")
+        if "\0" not in text:
+            return {"text": text}
+    except UnicodeDecodeError:
+        pass
     return {"base64": base64.b64encode(body).decode("ascii")}
 
 
