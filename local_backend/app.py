@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from helpers.replay.wire import read_body  # the repository's shared HTTP plumbing (stdlib only)
+
 from . import audio, batches, chat, completions, embeddings, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
@@ -212,20 +214,6 @@ def hash_bytes(data: bytes) -> str:
 
 def model_card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": CREATED, "owned_by": "course-local-backend"}
-
-
-def read_body(h: BaseHTTPRequestHandler) -> bytes:
-    if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
-        while True:
-            size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                h.rfile.readline()
-                return b"".join(chunks)
-            chunks.append(h.rfile.read(size))
-            h.rfile.readline()
-    length = int(h.headers.get("Content-Length") or 0)
-    return h.rfile.read(length) if length else b""
 
 
 def send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:

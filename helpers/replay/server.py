@@ -28,6 +28,7 @@ from . import faults
 from .canon import closest, diff, match_key, stored_request
 from .limits import upload_problem
 from .recording import Recording, _rel
+from .wire import read_body
 
 # Response headers a recording keeps; everything else (cookies, org ids, dates) is dropped.
 KEEP_RESPONSE_HEADERS = {
@@ -227,7 +228,7 @@ class CourseServer:
 
     # -- requests ---------------------------------------------------------------------------
     def handle(self, h: _Handler) -> None:
-        body = self._read_body(h)
+        body = read_body(h)
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
         if self.latency:
             time.sleep(self.latency)
@@ -251,19 +252,6 @@ class CourseServer:
             return
         self._forward(h, request, body, cut_after=fault[1] if fault else None)
 
-    @staticmethod
-    def _read_body(h: _Handler) -> bytes:
-        if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    h.rfile.readline()
-                    return b"".join(chunks)
-                chunks.append(h.rfile.read(size))
-                h.rfile.readline()
-        length = int(h.headers.get("Content-Length") or 0)
-        return h.rfile.read(length) if length else b""
 
     def _replay(self, h: _Handler, request: dict[str, Any]) -> None:
         if not self.recording.exists:
