@@ -3,7 +3,9 @@
 What the adapter adds to the engine: ``n > 1`` (seeds seed, seed+1, ...), ``max_completion_tokens``,
 ``stream_options.include_usage``, ``response_format`` json_schema (so ``.parse()`` works), and tool calls:
 a forced ``tool_choice`` (or ``"required"``) makes the model write the arguments under a grammar built
-from the function's JSON schema; ``"auto"`` is decided by a keyword router, not by the model (see README).
+from the function's JSON schema; ``"auto"`` is decided by a keyword router, not by the model (see README):
+every function sharing a word with the question is called (parallel calls), or only the best one when
+``parallel_tool_calls`` is false.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Plan:
     tools: list[dict[str, Any]] = field(default_factory=list)  # OpenAI function definitions
     mode: str = "text"  # "text", or "call" (the model must call one of `tools`)
     note: str | None = None
+    each: bool = False  # call every function in `tools`, one after the other (parallel tool calls)
 
 
 def text_of(content: Any, param: str) -> str:
@@ -123,21 +126,19 @@ def words(text: str) -> set[str]:
     return {w.rstrip("s") for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in STOPWORDS}
 
 
-def route(messages: list[dict[str, Any]], functions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The ``tool_choice="auto"`` decision: the function sharing most words with the last user message.
+def route(messages: list[dict[str, Any]], functions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``tool_choice="auto"`` decision: the functions sharing words with the last user message.
 
-    A 135M model does not decide reliably whether to call a tool, so this keyword router decides; the
-    model still writes the arguments. After a tool result, the answer is text.
+    Best match first (ties in the order of ``tools``); empty when no word matches. A 135M model does not
+    decide reliably whether to call a tool, so this keyword router decides; the model still writes the
+    arguments. After a tool result, the answer is text.
     """
     if not messages or messages[-1]["content"].startswith("Result of the function call:"):
-        return None
+        return []
     asked = words(messages[-1]["content"]) if messages[-1]["role"] == "user" else set()
-    best, score = None, 0
-    for f in functions:
-        overlap = len(asked & words(f["name"].replace("_", " ") + " " + f.get("description", "")))
-        if overlap > score:
-            best, score = f, overlap
-    return best
+    scored = [(len(asked & words(f["name"].replace("_", " ") + " " + f.get("description", ""))), f)
+              for f in functions]
+    return [f for score, f in sorted(scored, key=lambda pair: -pair[0]) if score > 0]
 
 
 def plan_tools(body: dict[str, Any], messages: list[dict[str, Any]], params: dict[str, Any], call: Call) -> Plan:
@@ -159,10 +160,12 @@ def plan_tools(body: dict[str, Any], messages: list[dict[str, Any]], params: dic
     if choice not in (None, "auto"):
         raise invalid("tool_choice", "must be 'none', 'auto', 'required' or a named function.")
     picked = route(messages, functions)
+    if body.get("parallel_tool_calls") is False:
+        picked = picked[:1]
     note = ("tool_choice=auto decided by the local backend's keyword router (not the model): "
-            + (f"called {picked['name']}" if picked else "answered in text"))
+            + (f"called {', '.join(f['name'] for f in picked)}" if picked else "answered in text"))
     call.headers["x-course-note"] = note
-    return Plan(messages, params, [picked] if picked else [], "call" if picked else "text", note)
+    return Plan(messages, params, picked, "call" if picked else "text", note, each=len(picked) > 1)
 
 
 def call_prompt(plan: Plan) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -195,6 +198,17 @@ def run(engine: TextEngine, plan: Plan, seed: int) -> Iterator[dict[str, Any]]:
     if plan.mode == "text":
         for piece in engine_errors(engine.chat(plan.messages, params)):
             yield {"kind": "done" if "finish_reason" in piece else "text", **piece}
+        return
+    if plan.each:  # parallel tool calls: the model writes each function's arguments in turn
+        prompt, completion, reason = 0, 0, "tool_calls"
+        for tool in plan.tools:
+            for e in run(engine, Plan(plan.messages, plan.params, [tool], "call"), seed):
+                if e["kind"] != "done":
+                    yield e
+                    continue
+                prompt, completion = prompt + e["prompt_tokens"], completion + e["completion_tokens"]
+                reason = reason if e["finish_reason"] == "tool_calls" else e["finish_reason"]
+        yield {"kind": "done", "finish_reason": reason, "prompt_tokens": prompt, "completion_tokens": completion}
         return
     messages, params = call_prompt(Plan(plan.messages, params, plan.tools, plan.mode))
     if len(plan.tools) == 1:
@@ -327,27 +341,32 @@ def collect(call: Call, head: dict[str, Any], choices: Iterator[Iterator[dict[st
     """The non-streamed ``chat.completion``: every choice run to its end."""
     out, prompt, completion = [], 0, 0
     for index, events in enumerate(choices):
-        text, args, name, logprobs, final = [], [], None, [], {}
+        text, calls, logprobs, final = [], [], [], {}
         for e in events:
             if e["kind"] == "text":
                 text.append(e["text"])
                 logprobs.extend(e.get("logprobs") or [])
             elif e["kind"] == "args":
-                args.append(e["text"])
+                calls[-1]["function"]["arguments"] += e["text"]
             elif e["kind"] == "call":
-                name = e["name"]
+                calls.append({"id": call_id(call, index, len(calls)), "type": "function",
+                              "function": {"name": e["name"], "arguments": ""}})
             else:
                 final = e
-        message: dict[str, Any] = {"role": "assistant", "content": None if name else "".join(text),
+        message: dict[str, Any] = {"role": "assistant", "content": None if calls else "".join(text),
                                    "refusal": None, "annotations": []}
-        if name:
-            message["tool_calls"] = [{"id": call.make_id("call_", str(index)), "type": "function",
-                                      "function": {"name": name, "arguments": "".join(args)}}]
+        if calls:
+            message["tool_calls"] = calls
         out.append({"index": index, "message": message, "finish_reason": final["finish_reason"],
                     "logprobs": {"content": logprobs, "refusal": None} if call.body.get("logprobs") else None})
         prompt = final["prompt_tokens"]
         completion += final["completion_tokens"]
     return {"object": "chat.completion", **head, "choices": out, "usage": usage(prompt, completion)}
+
+
+def call_id(call: Call, choice: int, k: int) -> str:
+    """The id of the k-th tool call of a choice (the first keeps the single-call id)."""
+    return call.make_id("call_", str(choice) if k == 0 else f"{choice}.{k}")
 
 
 def stream_chunks(call: Call, head: dict[str, Any], choices: Iterator[Iterator[dict[str, Any]]],
@@ -363,15 +382,17 @@ def stream_chunks(call: Call, head: dict[str, Any], choices: Iterator[Iterator[d
 
     for index, events in enumerate(choices):
         yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+        k = -1
         for e in events:
             if e["kind"] == "text":
                 yield chunk(index, {"content": e["text"]}, logprobs=e.get("logprobs"))
             elif e["kind"] == "call":
-                tool = {"index": 0, "id": call.make_id("call_", str(index)), "type": "function",
+                k += 1
+                tool = {"index": k, "id": call_id(call, index, k), "type": "function",
                         "function": {"name": e["name"], "arguments": ""}}
                 yield chunk(index, {"tool_calls": [tool]})
             elif e["kind"] == "args":
-                yield chunk(index, {"tool_calls": [{"index": 0, "function": {"arguments": e["text"]}}]})
+                yield chunk(index, {"tool_calls": [{"index": k, "function": {"arguments": e["text"]}}]})
             else:
                 yield chunk(index, {}, e["finish_reason"])
                 prompt = e["prompt_tokens"]

@@ -179,13 +179,23 @@ def usage(final: dict[str, Any]) -> dict[str, Any]:
             "output_tokens": c, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": p + c}
 
 
+def call_item(call: Call, k: int, name: str, args: str, status: str) -> dict[str, Any]:
+    """The k-th function call item of a response (the first keeps the single-call ids)."""
+    salt = "" if k == 0 else str(k)
+    return {"id": call.make_id("fc_", salt), "type": "function_call", "status": status,
+            "call_id": call.make_id("call_", salt), "name": name, "arguments": args}
+
+
 def items(call: Call, events: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
-    """The output items of a finished generation: one message, or one function call."""
-    call_event = next((e for e in events if e["kind"] == "call"), None)
-    if call_event:
-        args = "".join(e["text"] for e in events if e["kind"] == "args")
-        return [{"id": call.make_id("fc_"), "type": "function_call", "status": status,
-                 "call_id": call.make_id("call_"), "name": call_event["name"], "arguments": args}]
+    """The output items of a finished generation: one message, or one item per function call."""
+    calls: list[list[str]] = []  # [name, arguments] per call, in order
+    for e in events:
+        if e["kind"] == "call":
+            calls.append([e["name"], ""])
+        elif e["kind"] == "args" and calls:
+            calls[-1][1] += e["text"]
+    if calls:
+        return [call_item(call, k, name, args, status) for k, (name, args) in enumerate(calls)]
     text = "".join(e["text"] for e in events if e["kind"] == "text")
     part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
     return [{"id": call.make_id("msg_"), "type": "message", "status": status, "role": "assistant",
@@ -203,7 +213,7 @@ def finish(call: Call, base: dict[str, Any], events: list[dict[str, Any]], store
                        "usage": usage(final)}
     said = output[0]
     content = (said["content"][0]["text"] if said["type"] == "message"
-               else f"I called: {said['name']}({said['arguments']})")
+               else "I called: " + "; ".join(f"{i['name']}({i['arguments']})" for i in output))
     store.keep(response, [*plan.messages, {"role": "assistant", "content": content}])
     return response
 
@@ -220,37 +230,48 @@ def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, A
     yield event("response.in_progress", response=base)
     seen: list[dict[str, Any]] = []
     item: dict[str, Any] | None = None
+    index = 0  # output_index of the item being written
+
+    def close(done: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        if done["type"] == "message":
+            part = done["content"][0]
+            yield event("response.output_text.done", item_id=done["id"], output_index=index, content_index=0,
+                        text=part["text"], logprobs=[])
+            yield event("response.content_part.done", item_id=done["id"], output_index=index, content_index=0,
+                        part=part)
+        else:
+            yield event("response.function_call_arguments.done", item_id=done["id"], output_index=index,
+                        name=done["name"], arguments=done["arguments"])
+        yield event("response.output_item.done", output_index=index, item=done)
+
     for e in events:
-        seen.append(e)
         if e["kind"] == "done":
+            seen.append(e)
             break
+        if e["kind"] == "call" and item is not None:  # the next of several calls: finish the previous one
+            yield from close(items(call, seen, "completed")[index])
+            item, index = None, index + 1
+        seen.append(e)
         if item is None:
-            item = items(call, [e], "in_progress")[0]
+            item = items(call, seen, "in_progress")[index]
             if item["type"] == "message":
                 item["content"] = []
-            yield event("response.output_item.added", output_index=0, item=item)
+            yield event("response.output_item.added", output_index=index, item=item)
             if item["type"] == "message":
-                yield event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0,
+                yield event("response.content_part.added", item_id=item["id"], output_index=index,
+                            content_index=0,
                             part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
         if e["kind"] == "text" and e["text"]:
-            yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0,
+            yield event("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0,
                         delta=e["text"], logprobs=[])
         elif e["kind"] == "args" and e["text"]:
-            yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=0,
+            yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
                         delta=e["text"])
     response = finish(call, base, seen, store, plan)
-    done = response["output"][0]
+    done = response["output"][index]
     if item is None:  # nothing was generated at all: announce the (empty) item now
-        yield event("response.output_item.added", output_index=0, item=done)
-    if done["type"] == "message":
-        part = done["content"][0]
-        yield event("response.output_text.done", item_id=done["id"], output_index=0, content_index=0,
-                    text=part["text"], logprobs=[])
-        yield event("response.content_part.done", item_id=done["id"], output_index=0, content_index=0, part=part)
-    else:
-        yield event("response.function_call_arguments.done", item_id=done["id"], output_index=0,
-                    name=done["name"], arguments=done["arguments"])
-    yield event("response.output_item.done", output_index=0, item=done)
+        yield event("response.output_item.added", output_index=index, item=done)
+    yield from close(done)
     kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
     yield event(kind, response=response)
 

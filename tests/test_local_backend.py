@@ -136,6 +136,41 @@ def test_forced_and_auto_tool_calls(client: OpenAI) -> None:
     assert json.loads(args) == {"city": "Paris"}
 
 
+def test_parallel_tool_calls_call_every_matching_function(client: OpenAI) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"city": {"type": "string"}},
+                                                              "required": ["city"]}}},
+             {"type": "function", "function": {"name": "get_bitcoin_price", "description": "Bitcoin price",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"currency": {"type": "string"}}}}}]
+    asked = [{"role": "user", "content": "What is the weather in Paris, and the bitcoin price?"}]  # 1 and 2 words
+    both = client.chat.completions.with_raw_response.create(model="gpt-5.4-mini", messages=asked, tools=tools)
+    calls = both.parse().choices[0].message.tool_calls
+    assert [c.function.name for c in calls] == ["get_bitcoin_price", "get_weather"]  # best match first
+    assert len({c.id for c in calls}) == 2 and json.loads(calls[1].function.arguments) == {"city": "Paris"}
+    assert "called get_bitcoin_price, get_weather" in both.headers["x-course-note"]
+    one = client.chat.completions.create(model="gpt-5.4-mini", messages=asked, tools=tools, parallel_tool_calls=False)
+    assert [c.function.name for c in one.choices[0].message.tool_calls] == ["get_bitcoin_price"]
+    chunks = list(client.chat.completions.create(model="gpt-5.4-mini", messages=asked, tools=tools, stream=True))
+    deltas = [t for c in chunks if c.choices and c.choices[0].delta.tool_calls for t in c.choices[0].delta.tool_calls]
+    assert sorted({t.index for t in deltas}) == [0, 1] and len({t.id for t in deltas if t.id}) == 2
+    responses_tools = [{"type": "function", **t["function"]} for t in tools]
+    answer = client.responses.create(model="gpt-5.4-mini", input=asked[0]["content"], tools=responses_tools)
+    assert [(o.type, o.name) for o in answer.output] == [("function_call", "get_bitcoin_price"),
+                                                         ("function_call", "get_weather")]
+    assert len({o.call_id for o in answer.output}) == 2
+    with client.responses.stream(model="gpt-5.4-mini", input=asked[0]["content"], tools=responses_tools) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert [e.output_index for e in events if e.type == "response.output_item.done"] == [0, 1]
+    assert [o.arguments for o in final.output] == [o.arguments for o in answer.output]
+    outputs = [{"type": "function_call_output", "call_id": o.call_id, "output": "ok"} for o in answer.output]
+    reply = client.responses.create(model="gpt-5.4-mini", tools=responses_tools, input=[
+        asked[0], *[o.model_dump(exclude_none=True) for o in answer.output], *outputs])
+    assert reply.output[0].type == "message"
+
+
 # -- determinism -----------------------------------------------------------------------------------
 def test_identical_requests_give_identical_bytes_across_servers() -> None:
     body = {"model": "gpt-5.4-mini", "messages": USER, "temperature": 1}
