@@ -2,6 +2,7 @@
 #   make lab                 open the course in JupyterLab (replay mode: no key needed)
 #   make test                run every test: helpers, recordings, and every notebook under nbval
 #   make record NB=03_parameters [BACKEND=local]   re-run notebooks in record mode, in place
+#   make local-backend       start the offline OpenAI-compatible server of real small models (installs it once)
 
 PYTHON ?= python3
 POETRY_VERSION ?= 2.5.1
@@ -16,10 +17,10 @@ BACKEND ?= replay
 NB ?=
 LAB_PORT ?= 8888
 
-.PHONY: help install lab test test-fast lint record clean
+.PHONY: help install lab test test-fast lint record clean local-backend-install local-backend local-backend-test
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# //'
+	@sed -n '2,6p' Makefile | sed 's/^# //'
 
 $(TOOLS)/poetry/bin/poetry:
 	@echo "Installing Poetry $(POETRY_VERSION) into $(TOOLS)/poetry (once)..."
@@ -43,10 +44,31 @@ test-fast: install
 	$(RUN)/python -m pytest tests
 
 lint: install
-	$(RUN)/ruff check helpers tests scripts notebooks
+	$(RUN)/ruff check helpers tests scripts notebooks local_backend
 
 record: install
 	$(RUN)/python scripts/record.py --backend $(BACKEND) $(NB)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .cache
+
+# -- The optional local backend (local_backend/README.md): its own pip venv, not Poetry (torch CPU, llama.cpp build).
+LOCAL_VENV := .venv-local
+LOCAL_PORT ?= 8011
+
+$(LOCAL_VENV)/.installed: local_backend/requirements.txt local_backend/requirements-nodeps.txt
+	@echo "Installing the local backend into $(LOCAL_VENV) (once; compiling llama.cpp takes a few minutes)..."
+	$(PYTHON) -m venv $(LOCAL_VENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check \
+		-r local_backend/requirements.txt
+	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --no-deps -r local_backend/requirements-nodeps.txt
+	$(LOCAL_VENV)/bin/python -m local_backend --prepare
+	@touch $@
+
+local-backend-install: $(LOCAL_VENV)/.installed
+
+local-backend: local-backend-install
+	$(LOCAL_VENV)/bin/python -m local_backend --port $(LOCAL_PORT)
+
+local-backend-test: install local-backend-install
+	LOCAL_BACKEND_SMOKE=1 $(RUN)/python -m pytest tests/test_local_backend.py -k real_models -p no:nbval -o addopts=""

@@ -1,0 +1,44 @@
+"""``python -m local_backend [--port 8011] [--lazy]``: serve the local models on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .app import DEFAULT_PORT, Backend
+from .engines import prepare, real_engines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_backend", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_BACKEND_PORT", DEFAULT_PORT)))
+    parser.add_argument("--lazy", action="store_true", help="load each model on its first request, not at start")
+    parser.add_argument("--prepare", action="store_true", help="assemble model files after install, then exit")
+    args = parser.parse_args(argv)
+    if args.prepare:
+        prepare()
+        return 0
+    started = time.monotonic()
+    engines = real_engines()
+    backend = Backend(engines, args.port)
+    httpd = backend.bind()  # fail fast if the port is taken, before loading models
+    if not args.lazy:
+        for role in engines.factories:
+            t = time.monotonic()
+            engines.get(role)
+            print(f"loaded {role:<13} {engines.names[role]:<24} {time.monotonic() - t:5.2f} s", flush=True)
+    print(f"local backend ready in {time.monotonic() - started:.2f} s at {backend.base_url} "
+          f"(set OPENAI_BASE_URL to it; any API key works)", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

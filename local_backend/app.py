@@ -1,0 +1,282 @@
+"""The HTTP side: a stdlib threading server on 127.0.0.1, request parsing, routing, and OpenAI-shaped errors.
+
+Every answer carries ``x-course-model`` (the model that really answered) and, for fixtures,
+``x-course-fixture``; every error is ``{"error": {...}}`` with ``x-should-retry: false`` so the SDK
+does not retry a request that can never succeed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import audio, chat, completions, embeddings, fixtures, responses
+from .common import CREATED, ApiError, Call, Reply
+from .engines import Engines
+
+DEFAULT_PORT = 8011
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """Form fields (repeated names become lists) and files (name -> (filename, bytes))."""
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise ApiError("Expected a multipart/form-data body.", None, "invalid_request")
+    fields: dict[str, Any] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[str(name)] = (part.get_filename() or "upload", data)
+        elif name in fields:
+            previous = fields[name]
+            fields[name] = [*previous, data.decode()] if isinstance(previous, list) else [previous, data.decode()]
+        else:
+            fields[str(name)] = data.decode()
+    return fields, files
+
+
+class Backend:
+    """The OpenAI-compatible local server: routes requests to the adapters over ``engines``."""
+
+    def __init__(self, engines: Engines, port: int = DEFAULT_PORT) -> None:
+        self.engines = engines
+        self.port = port
+        self.store = responses.Store()
+        self.files = fixtures.FileStore()
+        self._seen: Counter[str] = Counter()
+        self._seen_lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def bind(self) -> ThreadingHTTPServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)  # loopback only, by design
+        httpd.daemon_threads = True
+        httpd.backend = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        return httpd
+
+    def start(self) -> str:
+        """Serve in a daemon thread (for tests); returns the base URL."""
+        httpd = self.bind()
+        serve = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        serve.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    # -- requests ---------------------------------------------------------------------------------
+    def occurrence(self, key: str) -> int:
+        """How many identical requests this server answered before (so unseeded repeats still vary)."""
+        with self._seen_lock:
+            count = self._seen[key]
+            self._seen[key] += 1
+            return count
+
+    def route(self, method: str, path: str, content_type: str, raw: bytes) -> tuple[Reply, Call]:
+        """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error."""
+        fields: dict[str, Any] = {}
+        files: dict[str, tuple[str, bytes]] = {}
+        body: dict[str, Any] = {}
+        if content_type.startswith("multipart/form-data"):
+            fields, files = parse_multipart(content_type, raw)
+            body = dict(fields) | {k: f"{v[0]}:{len(v[1])}:{hash_bytes(v[1])}" for k, v in files.items()}
+        elif raw.strip() and method == "POST":
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise ApiError(f"The request body is not valid JSON: {exc}", None, "invalid_json") from exc
+            if not isinstance(body, dict):
+                raise ApiError("The request body must be a JSON object.", None, "invalid_json")
+        key = json.dumps([method, path, body], sort_keys=True, default=str)
+        call = Call(path, body, self.occurrence(key))
+        return self.dispatch(method, path, call, fields, files), call
+
+    def dispatch(self, method: str, path: str, call: Call, fields: dict[str, Any],
+                 files: dict[str, tuple[str, bytes]]) -> Reply:
+        e = self.engines
+        posts: dict[str, Callable[[], Reply]] = {
+            "/v1/chat/completions": lambda: chat.chat_completions(call, e),
+            "/v1/responses": lambda: responses.responses_create(call, e, self.store),
+            "/v1/completions": lambda: completions.completions(call, e),
+            "/v1/embeddings": lambda: embeddings.embeddings(call, e),
+            "/v1/audio/transcriptions": lambda: audio.transcribe(call, e, fields, files),
+            "/v1/audio/translations": lambda: audio.transcribe(call, e, fields, files, "translate"),
+            "/v1/audio/speech": lambda: audio.speech(call, e),
+            "/v1/images/generations": lambda: fixtures.images(call, call.body),
+            "/v1/images/edits": lambda: fixtures.images(call, fields, "edit"),
+            "/v1/images/variations": lambda: fixtures.images(call, fields, "variation"),
+            "/v1/moderations": lambda: fixtures.moderations(call),
+            "/v1/files": lambda: self.files.upload(fields, files),
+            "/v1/fine_tuning/jobs": lambda: self.files.create_job(call),
+        }
+        if method == "POST" and path in posts:
+            return posts[path]()
+        if method == "GET" and path == "/v1/models":
+            return Reply(json={"object": "list", "data": [model_card(m) for m in self.served()]})
+        if method == "GET" and path.startswith("/v1/models/"):
+            name = path.removeprefix("/v1/models/")
+            if name not in self.served():
+                raise ApiError(f"The model '{name}' is not served locally; see GET /v1/models.", "model",
+                               "model_not_found", status=404)
+            return Reply(json=model_card(name))
+        if method == "GET" and path == "/v1/files":
+            return self.files.list_files()
+        if method == "GET" and path == "/v1/fine_tuning/jobs":
+            return self.files.list_jobs(call)
+        deleting = method == "DELETE"
+        if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
+            return responses.responses_get(m[1], self.store, delete=deleting)
+        if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/files/([\w-]+)(?:/(content))?", path)):
+            return self.files.file(m[1], m[2], delete=deleting)
+        if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
+            return self.files.job(call, m[1], m[2])
+        raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def served(self) -> list[str]:
+        return list(dict.fromkeys(self.engines.names.values()))
+
+    # -- answering --------------------------------------------------------------------------------
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        raw = read_body(h)
+        path = urlsplit(h.path).path.rstrip("/")
+        call = Call(path, {})
+        try:
+            reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw)
+            if reply.events is not None:
+                first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
+            elif reply.body is None:
+                reply.body, reply.content_type = to_json(reply.json), "application/json"
+        except ApiError as exc:
+            send(h, exc.status, {"Content-Type": "application/json", "x-should-retry": "false"},
+                 json.dumps(exc.body()).encode())
+            return
+        except Exception as exc:  # noqa: BLE001 - an engine failure must still reach the client as JSON
+            traceback.print_exc()
+            error = ApiError(f"The local backend failed: {type(exc).__name__}: {exc}", None, "server_error",
+                             status=500, kind="server_error")
+            send(h, 500, {"Content-Type": "application/json", "x-should-retry": "false"},
+                 json.dumps(error.body()).encode())
+            return
+        headers = {"x-request-id": call.make_id("req_")} | call.headers
+        if reply.model:
+            headers["x-course-model"] = reply.model
+        if reply.events is not None:
+            stream(h, headers, first, reply.events)
+        else:
+            send(h, reply.status, headers | {"Content-Type": reply.content_type}, reply.body or b"")
+
+
+def hash_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def model_card(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": CREATED, "owned_by": "course-local-backend"}
+
+
+def read_body(h: BaseHTTPRequestHandler) -> bytes:
+    if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                h.rfile.readline()
+                return b"".join(chunks)
+            chunks.append(h.rfile.read(size))
+            h.rfile.readline()
+    length = int(h.headers.get("Content-Length") or 0)
+    return h.rfile.read(length) if length else b""
+
+
+def send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+    try:
+        h.send_response(status)
+        for name, value in headers.items():
+            h.send_header(name, value)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+        h.wfile.flush()
+    except CLIENT_GONE:
+        pass
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars (llama.cpp's logprobs) as plain numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=plain).encode()
+
+
+def sse(event: str | None, data: Any) -> bytes:
+    text = data if isinstance(data, str) else to_json(data).decode()
+    return ((f"event: {event}\n" if event else "") + f"data: {text}\n\n").encode()
+
+
+def stream(h: BaseHTTPRequestHandler, headers: dict[str, str], first: tuple[str | None, Any], rest: Any) -> None:
+    """Server-sent events, one HTTP chunk per event."""
+
+    def chunk(data: bytes) -> None:
+        h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        h.wfile.flush()
+
+    try:
+        h.send_response(200)
+        for name, value in (headers | {"Content-Type": "text/event-stream; charset=utf-8"}).items():
+            h.send_header(name, value)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Cache-Control", "no-cache")
+        h.end_headers()
+        chunk(sse(*first))
+        try:
+            for event in rest:
+                chunk(sse(*event))
+        except ApiError as exc:  # after the headers: report it in-stream, as OpenAI does
+            chunk(sse("error", {"type": "error", **exc.body()}))
+        chunk(b"")
+    except CLIENT_GONE:
+        close = getattr(rest, "close", None)
+        if close:
+            close()  # stop generating, release the engine
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "course-local-backend"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        pass
+
+    def _dispatch(self) -> None:
+        self.server.backend.handle(self)  # type: ignore[attr-defined]
+
+    do_GET = do_POST = do_DELETE = _dispatch

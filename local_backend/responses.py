@@ -1,0 +1,286 @@
+"""``POST /v1/responses`` (and ``GET``/``DELETE /v1/responses/{id}``): the Responses API mapped onto chat.
+
+``instructions`` becomes a system message, ``input`` (a string or a list of messages, function calls and
+function call outputs) becomes the conversation, ``max_output_tokens`` the token limit and
+``text.format`` the response format. ``previous_response_id`` continues a conversation this server
+answered (kept in memory). Streams emit the same typed events as OpenAI's, so the SDK parses them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .chat import (
+    LABELS,
+    Plan,
+    Vision,
+    engine_messages,
+    plan_tools,
+    response_format,
+    run,
+    sampling,
+    text_of,
+)
+from .common import (
+    CREATED,
+    DEFAULT_MAX_TOKENS,
+    GENERATION_LOCK,
+    ApiError,
+    Call,
+    Reply,
+    check_known,
+    invalid,
+    locked,
+    unsupported,
+)
+from .engines import Engines, TextEngine
+
+RESPONSES_FIELDS = {"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream",
+                    "text", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id", "reasoning",
+                    "truncation", "include", "seed", "stream_options"} | LABELS
+FIXTURE_NOTE = "no offline vision model: an image input was answered by a fixture"
+
+
+class Store:
+    """Answered responses, by id, with the conversation that led to each (for ``previous_response_id``)."""
+
+    def __init__(self) -> None:
+        self.responses: dict[str, dict[str, Any]] = {}
+        self.conversations: dict[str, list[dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def keep(self, response: dict[str, Any], conversation: list[dict[str, Any]]) -> None:
+        with self.lock:
+            self.responses[response["id"]] = response
+            self.conversations[response["id"]] = conversation
+
+
+def input_messages(body: dict[str, Any], store: Store) -> list[dict[str, Any]]:
+    """``instructions`` + the previous conversation + ``input`` as chat messages."""
+    messages: list[dict[str, Any]] = []
+    if body.get("instructions"):
+        messages.append({"role": "system", "content": body["instructions"]})
+    previous = body.get("previous_response_id")
+    if previous:
+        if previous not in store.conversations:
+            raise ApiError(f"Previous response with id '{previous}' not found.", "previous_response_id",
+                           "previous_response_not_found", status=404)
+        messages += [m for m in store.conversations[previous] if m["role"] != "system"]
+    items = body.get("input")
+    if isinstance(items, str):
+        return [*messages, {"role": "user", "content": items}]
+    if not isinstance(items, list):
+        raise invalid("input", "must be a string or a list of items.")
+    chat: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        kind = item.get("type", "message") if isinstance(item, dict) else None
+        if kind == "message":
+            chat.append({"role": item.get("role"), "content": text_of(item.get("content"), f"input[{i}].content")})
+        elif kind == "function_call":
+            chat.append({"role": "assistant", "content": None, "tool_calls": [
+                {"function": {"name": item.get("name"), "arguments": item.get("arguments", "")}}]})
+        elif kind == "function_call_output":
+            output = item.get("output")
+            chat.append({"role": "tool", "content": output if isinstance(output, str) else json.dumps(output)})
+        elif kind == "reasoning":
+            continue  # the local model does not reason; earlier reasoning items carry nothing to replay
+        else:
+            raise unsupported(f"input[{i}].type", f"items of type {kind!r} are not available offline.")
+    return messages + engine_messages(chat)
+
+
+def functions(tools: Any) -> list[dict[str, Any]] | None:
+    """Responses-shaped function tools in chat shape; any hosted tool is rejected."""
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        raise invalid("tools", "must be a list.")
+    out = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            kind = tool.get("type") if isinstance(tool, dict) else tool
+            raise unsupported(f"tools[{i}]", f"hosted tools ({kind!r}) do not exist offline; only function tools.")
+        out.append({"type": "function", "function": {k: tool[k] for k in ("name", "description", "parameters")
+                                                     if k in tool}})
+    return out
+
+
+def check(body: dict[str, Any]) -> None:
+    check_known(body, RESPONSES_FIELDS, "responses")
+    if not isinstance(body.get("model"), str):
+        raise invalid("model", "is required.")
+    effort = (body.get("reasoning") or {}).get("effort")
+    if effort not in (None, "none", "minimal") or (body.get("reasoning") or {}).get("summary"):
+        raise unsupported("reasoning", "the local model does not reason; use effort 'none' or leave it out.")
+    if body.get("truncation") not in (None, "disabled"):
+        raise unsupported("truncation", "the local backend never truncates the conversation.")
+    if body.get("include"):
+        raise unsupported("include", "no extra output data is available offline.")
+    text = body.get("text") or {}
+    if text.get("verbosity") not in (None, "medium"):
+        raise unsupported("text.verbosity", "the local model has one verbosity.")
+    if body.get("stream_options") and not body.get("stream"):
+        raise invalid("stream_options", "is only allowed with stream=true.")
+
+
+def responses_create(call: Call, engines: Engines, store: Store) -> Reply:
+    """Answer ``responses.create`` (JSON, or a stream of typed events)."""
+    body = call.body
+    check(body)
+    try:
+        messages = input_messages(body, store)
+    except Vision:
+        return vision_fixture(call, body)
+    chat_body = {"tools": functions(body.get("tools")), "tool_choice": chat_tool_choice(body.get("tool_choice"))}
+    params = sampling(body, "max_output_tokens", body.get("max_output_tokens"), DEFAULT_MAX_TOKENS)
+    params |= response_format((body.get("text") or {}).get("format"), "text.format")
+    plan = plan_tools(chat_body, messages, params, call)
+    seed = body.get("seed") if isinstance(body.get("seed"), int) else call.default_seed()
+    engine: TextEngine = engines.get("chat")
+    base = skeleton(call, body, engine.name)
+    if body.get("stream"):
+        return Reply(events=locked(stream_events(call, base, run(engine, plan, seed), store, plan)),
+                     content_type="text/event-stream", model=engine.name)
+    with GENERATION_LOCK:
+        answer = finish(call, base, list(run(engine, plan, seed)), store, plan)
+    return Reply(json=answer, model=engine.name)
+
+
+def chat_tool_choice(choice: Any) -> Any:
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    if isinstance(choice, dict):
+        raise unsupported("tool_choice", "only function tools exist offline.")
+    return choice
+
+
+def skeleton(call: Call, body: dict[str, Any], model: str) -> dict[str, Any]:
+    """The response object before any output: echoes the request's settings like OpenAI's does."""
+    fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+    return {
+        "id": call.make_id("resp_"), "object": "response", "created_at": CREATED, "status": "in_progress",
+        "background": False, "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"), "model": model, "output": [],
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"), "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default", "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
+        "text": {"format": fmt, "verbosity": "medium"}, "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [], "top_p": body.get("top_p", 1.0), "truncation": "disabled",
+        "usage": None, "user": body.get("user"), "metadata": body.get("metadata") or {},
+    }
+
+
+def usage(final: dict[str, Any]) -> dict[str, Any]:
+    p, c = final["prompt_tokens"], final["completion_tokens"]
+    return {"input_tokens": p, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": c,
+            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": p + c}
+
+
+def items(call: Call, events: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+    """The output items of a finished generation: one message, or one function call."""
+    call_event = next((e for e in events if e["kind"] == "call"), None)
+    if call_event:
+        args = "".join(e["text"] for e in events if e["kind"] == "args")
+        return [{"id": call.make_id("fc_"), "type": "function_call", "status": status,
+                 "call_id": call.make_id("call_"), "name": call_event["name"], "arguments": args}]
+    text = "".join(e["text"] for e in events if e["kind"] == "text")
+    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    return [{"id": call.make_id("msg_"), "type": "message", "status": status, "role": "assistant",
+             "content": [part]}]
+
+
+def finish(call: Call, base: dict[str, Any], events: list[dict[str, Any]], store: Store,
+           plan: Plan) -> dict[str, Any]:
+    """The completed (or incomplete) response object, kept for ``previous_response_id``."""
+    final = events[-1]
+    incomplete = final["finish_reason"] == "length"
+    output = items(call, events, "incomplete" if incomplete else "completed")
+    response = base | {"status": "incomplete" if incomplete else "completed", "output": output,
+                       "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+                       "usage": usage(final)}
+    said = output[0]
+    content = (said["content"][0]["text"] if said["type"] == "message"
+               else f"I called: {said['name']}({said['arguments']})")
+    store.keep(response, [*plan.messages, {"role": "assistant", "content": content}])
+    return response
+
+
+def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, Any]], store: Store,
+                  plan: Plan) -> Iterator[tuple[str | None, Any]]:
+    """The typed server-sent events of a streamed response, each with its ``sequence_number``."""
+    counter = iter(range(1_000_000))
+
+    def event(kind: str, **data: Any) -> tuple[str, dict[str, Any]]:
+        return kind, {"type": kind, "sequence_number": next(counter), **data}
+
+    yield event("response.created", response=base)
+    yield event("response.in_progress", response=base)
+    seen: list[dict[str, Any]] = []
+    item: dict[str, Any] | None = None
+    for e in events:
+        seen.append(e)
+        if e["kind"] == "done":
+            break
+        if item is None:
+            item = items(call, [e], "in_progress")[0]
+            if item["type"] == "message":
+                item["content"] = []
+            yield event("response.output_item.added", output_index=0, item=item)
+            if item["type"] == "message":
+                yield event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0,
+                            part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+        if e["kind"] == "text" and e["text"]:
+            yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0,
+                        delta=e["text"], logprobs=[])
+        elif e["kind"] == "args" and e["text"]:
+            yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=0,
+                        delta=e["text"])
+    response = finish(call, base, seen, store, plan)
+    done = response["output"][0]
+    if item is None:  # nothing was generated at all: announce the (empty) item now
+        yield event("response.output_item.added", output_index=0, item=done)
+    if done["type"] == "message":
+        part = done["content"][0]
+        yield event("response.output_text.done", item_id=done["id"], output_index=0, content_index=0,
+                    text=part["text"], logprobs=[])
+        yield event("response.content_part.done", item_id=done["id"], output_index=0, content_index=0, part=part)
+    else:
+        yield event("response.function_call_arguments.done", item_id=done["id"], output_index=0,
+                    name=done["name"], arguments=done["arguments"])
+    yield event("response.output_item.done", output_index=0, item=done)
+    kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+    yield event(kind, response=response)
+
+
+def vision_fixture(call: Call, body: dict[str, Any]) -> Reply:
+    """A labelled fixture for an input holding an image."""
+    from .chat import FIXTURE_MODEL, VISION_TEXT
+
+    call.fixture(FIXTURE_NOTE)
+    part = {"type": "output_text", "text": VISION_TEXT, "annotations": [], "logprobs": []}
+    item = {"id": call.make_id("msg_"), "type": "message", "status": "completed", "role": "assistant",
+            "content": [part]}
+    response = skeleton(call, body, FIXTURE_MODEL) | {
+        "status": "completed", "output": [item],
+        "usage": usage({"prompt_tokens": 0, "completion_tokens": 0})}
+    if not body.get("stream"):
+        return Reply(json=response, model=FIXTURE_MODEL)
+    events = [("response.created", {"type": "response.created", "sequence_number": 0,
+                                    "response": response | {"status": "in_progress", "output": []}}),
+              ("response.completed", {"type": "response.completed", "sequence_number": 1, "response": response})]
+    return Reply(events=iter(events), content_type="text/event-stream", model=FIXTURE_MODEL)
+
+
+def responses_get(response_id: str, store: Store, delete: bool = False) -> Reply:
+    """``responses.retrieve`` / ``responses.delete`` on what this server answered since it started."""
+    with store.lock:
+        if response_id not in store.responses:
+            raise ApiError(f"Response with id '{response_id}' not found.", None, "not_found", status=404)
+        if delete:
+            store.responses.pop(response_id)
+            store.conversations.pop(response_id, None)
+            return Reply(json={"id": response_id, "object": "response.deleted", "deleted": True})
+        return Reply(json=store.responses[response_id])
