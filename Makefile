@@ -17,7 +17,7 @@ BACKEND ?= replay
 NB ?=
 LAB_PORT ?= 8888
 
-.PHONY: help install lab test test-fast lint record clean local-backend-install local-backend local-backend-test
+.PHONY: help install lab test test-fast lint record bench clean local-backend-install local-backend local-backend-test
 
 help:
 	@sed -n '2,6p' Makefile | sed 's/^# //'
@@ -48,6 +48,9 @@ lint: install
 
 record: install
 	$(RUN)/python scripts/record.py --backend $(BACKEND) $(NB)
+
+bench: install
+	$(RUN)/python scripts/bench.py --update-readme
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .cache

@@ -7,7 +7,9 @@ code stays plain SDK code: ``client = OpenAI()``.
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,11 +63,22 @@ def current() -> Session | None:
     return _current
 
 
+LOCAL_BACKEND_OWNER = "course-local-backend"
+
+
 def upstream_label(url: str) -> str:
-    """A short, key-free name for where answers come from."""
+    """A short, key-free name for where answers come from (asks a loopback server who it is)."""
     host = urlsplit(url).hostname or url
     if host == "api.openai.com":
         return "OpenAI API"
+    if host in ("127.0.0.1", "localhost"):
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/models", timeout=3) as reply:
+                owners = {m.get("owned_by") for m in json.load(reply).get("data", [])}
+            if LOCAL_BACKEND_OWNER in owners:
+                return f"the course's local backend (small open models) at {url.rstrip('/')}"
+        except (OSError, ValueError):
+            pass
     return f"OpenAI-compatible server at {url.rstrip('/')}"
 
 
@@ -119,9 +132,10 @@ def _show_replay_errors_briefly() -> None:
     shell.set_custom_exc((openai.APIStatusError,), handler)
 
 
-def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> Session:
+def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> None:
     """Prepare this kernel for a lesson and print a one-line banner saying where answers come from.
 
+    Returns nothing (so a notebook shows only the banner); ``helpers.current()`` gives the session.
     ``notebook`` names the lesson (and its recording, ``data/recordings/<notebook>.json``).
     ``backend`` overrides ``COURSE_BACKEND``: ``replay``, ``live`` or ``record``.
     Live and record calls pass through the same in-kernel server as replay (on 127.0.0.1), which forwards
@@ -178,4 +192,3 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
     _current = session
     if not quiet:
         print(session.banner)
-    return session

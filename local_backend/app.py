@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import audio, chat, completions, embeddings, fixtures, responses
+from . import audio, batches, chat, completions, embeddings, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -56,6 +56,7 @@ class Backend:
         self.port = port
         self.store = responses.Store()
         self.files = fixtures.FileStore()
+        self.batches = batches.Batches(self.files, self.run_batch_request)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -94,8 +95,12 @@ class Backend:
             self._seen[key] += 1
             return count
 
-    def route(self, method: str, path: str, content_type: str, raw: bytes) -> tuple[Reply, Call]:
-        """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error."""
+    def route(self, method: str, path: str, content_type: str, raw: bytes, session: str = "") -> tuple[Reply, Call]:
+        """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error.
+
+        ``session`` (the ``X-Course-Session`` header the course's recorder sends) scopes the count of identical
+        requests, so recording a notebook twice gives the same ids however long this server has run.
+        """
         fields: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
         body: dict[str, Any] = {}
@@ -109,7 +114,7 @@ class Backend:
                 raise ApiError(f"The request body is not valid JSON: {exc}", None, "invalid_json") from exc
             if not isinstance(body, dict):
                 raise ApiError("The request body must be a JSON object.", None, "invalid_json")
-        key = json.dumps([method, path, body], sort_keys=True, default=str)
+        key = json.dumps([session, method, path, body], sort_keys=True, default=str)
         call = Call(path, body, self.occurrence(key))
         return self.dispatch(method, path, call, fields, files), call
 
@@ -130,6 +135,7 @@ class Backend:
             "/v1/moderations": lambda: fixtures.moderations(call),
             "/v1/files": lambda: self.files.upload(fields, files),
             "/v1/fine_tuning/jobs": lambda: self.files.create_job(call),
+            "/v1/batches": lambda: self.batches.create(call),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -145,6 +151,10 @@ class Backend:
             return self.files.list_files()
         if method == "GET" and path == "/v1/fine_tuning/jobs":
             return self.files.list_jobs(call)
+        if method == "GET" and path == "/v1/batches":
+            return self.batches.list()
+        if m := re.fullmatch(r"/v1/batches/([\w-]+)(/cancel)?", path):
+            return self.batches.retrieve(m[1], cancel=bool(m[2]) and method == "POST")
         deleting = method == "DELETE"
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             return responses.responses_get(m[1], self.store, delete=deleting)
@@ -153,6 +163,11 @@ class Backend:
         if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
             return self.files.job(call, m[1], m[2])
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def run_batch_request(self, url: str, body: dict[str, Any], line: int) -> dict[str, Any]:
+        """Answer one request of a batch with the same engines as a direct call."""
+        reply = self.dispatch("POST", url, Call(url, body, line), {}, {})
+        return reply.json
 
     def served(self) -> list[str]:
         return list(dict.fromkeys(self.engines.names.values()))
@@ -163,7 +178,8 @@ class Backend:
         path = urlsplit(h.path).path.rstrip("/")
         call = Call(path, {})
         try:
-            reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw)
+            reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw,
+                                     h.headers.get("X-Course-Session", ""))
             if reply.events is not None:
                 first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
             elif reply.body is None:

@@ -162,6 +162,15 @@ class FileStore:
             self.files[file_id], self.contents[file_id] = meta, content
         return Reply(json=meta)
 
+    def add(self, name: str, purpose: str, content: bytes) -> str:
+        """Store a file the server itself produced (e.g. a batch's output); returns its id."""
+        file_id = "file-" + hashlib.sha256(content + name.encode()).hexdigest()[:24]
+        meta = {"id": file_id, "object": "file", "bytes": len(content), "created_at": CREATED, "filename": name,
+                "purpose": purpose, "status": "processed", "expires_at": None, "status_details": None}
+        with self.lock:
+            self.files[file_id], self.contents[file_id] = meta, content
+        return file_id
+
     def file(self, file_id: str, part: str | None = None, delete: bool = False) -> Reply:
         with self.lock:
             if file_id not in self.files:

@@ -175,8 +175,8 @@ def skeleton(call: Call, body: dict[str, Any], model: str) -> dict[str, Any]:
 
 def usage(final: dict[str, Any]) -> dict[str, Any]:
     p, c = final["prompt_tokens"], final["completion_tokens"]
-    return {"input_tokens": p, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": c,
-            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": p + c}
+    return {"input_tokens": p, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": c, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": p + c}
 
 
 def items(call: Call, events: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:

@@ -367,3 +367,43 @@ def test_real_models_smoke(tmp_path: Path) -> None:
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# -- the Batch API ------------------------------------------------------------------------------
+def _batch_file(client: OpenAI, lines: list[dict]) -> str:
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    return client.files.create(file=("requests.jsonl", data), purpose="batch").id
+
+
+def test_batch_runs_each_request_while_polled(client: OpenAI) -> None:
+    from helpers.replay.validate import check_interaction
+
+    lines = [{"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
+              "body": {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": f"Question {i}"}],
+                       "max_completion_tokens": 5}} for i in range(3)]
+    batch = client.batches.create(input_file_id=_batch_file(client, lines), endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+    statuses = [batch.status]
+    while batch.status not in ("completed", "failed", "cancelled"):
+        batch = client.batches.retrieve(batch.id)
+        statuses.append(batch.status)
+    # validating -> in_progress -> runs 2 requests -> runs the last one and completes
+    assert statuses == ["validating", "in_progress", "in_progress", "completed"]
+    assert batch.request_counts.completed == 3 and batch.error_file_id is None
+    results = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
+    assert [r["custom_id"] for r in results] == ["q0", "q1", "q2"]
+    for result in results:
+        item = {"request": {"method": "POST", "path": "/v1/chat/completions", "json": lines[0]["body"]},
+                "response": {"status": 200, "json": result["response"]["body"]}}
+        assert check_interaction(item, result["custom_id"]) == []
+    assert check_interaction({"request": {"method": "GET", "path": f"/v1/batches/{batch.id}"},
+                              "response": {"status": 200, "json": batch.model_dump()}}, "batch") == []
+
+
+def test_batch_rejects_a_bad_line_by_number(client: OpenAI) -> None:
+    good = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}}
+    wrong_url = {**good, "custom_id": "b", "url": "/v1/embeddings"}
+    with pytest.raises(openai.BadRequestError, match="line 2 is POST /v1/embeddings"):
+        client.batches.create(input_file_id=_batch_file(client, [good, wrong_url]),
+                              endpoint="/v1/chat/completions", completion_window="24h")

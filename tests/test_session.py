@@ -10,7 +10,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from helpers import session, setup
+from helpers import current, session, setup
 from helpers.errors import ConfigError, RecordingError
 from helpers.keys import PLACEHOLDER_KEY, find_secrets, key_problem, mask
 
@@ -18,7 +18,8 @@ REAL_LOOKING_KEY = "sk-proj-" + "Q" * 40
 
 
 def test_replay_is_the_default_without_a_key(clean_env, capsys) -> None:
-    s = setup("00_demo")
+    setup("00_demo")
+    s = current()
     assert s.backend == "replay"
     assert os.environ["OPENAI_BASE_URL"] == s.base_url and s.base_url.startswith("http://127.0.0.1:")
     assert os.environ["OPENAI_API_KEY"] == PLACEHOLDER_KEY
@@ -29,7 +30,8 @@ def test_replay_is_the_default_without_a_key(clean_env, capsys) -> None:
 
 def test_live_is_the_default_with_a_key(clean_env, capsys) -> None:
     clean_env.setenv("OPENAI_API_KEY", REAL_LOOKING_KEY)
-    s = setup("00_demo")
+    setup("00_demo")
+    s = current()
     assert s.backend == "live" and s.server is not None and s.server.mode == "live"
     out = capsys.readouterr().out
     assert "OpenAI API" in out and "sk-proj-…QQQQ" in out and REAL_LOOKING_KEY not in out
@@ -60,9 +62,10 @@ def test_malformed_keys_are_named_masked(clean_env, bad: str, why: str) -> None:
 
 
 def test_a_local_server_needs_no_key(clean_env) -> None:
-    clean_env.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8011/v1")
-    s = setup("00_demo")
-    assert s.backend == "live" and "OpenAI-compatible server at http://127.0.0.1:8011/v1" in s.banner
+    clean_env.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    setup("00_demo")
+    s = current()
+    assert s.backend == "live" and "OpenAI-compatible server at http://127.0.0.1:9/v1" in s.banner
     assert os.environ["OPENAI_API_KEY"].startswith("sk-local")
 
 
@@ -74,7 +77,8 @@ def test_unknown_backend(clean_env) -> None:
 
 def test_env_is_restored_when_a_session_closes(clean_env) -> None:
     clean_env.setenv("OPENAI_API_KEY", REAL_LOOKING_KEY)
-    setup("00_demo", backend="replay").close()
+    setup("00_demo", backend="replay")
+    current().close()
     assert os.environ["OPENAI_API_KEY"] == REAL_LOOKING_KEY and "OPENAI_BASE_URL" not in os.environ
 
 
@@ -89,7 +93,8 @@ def test_banner_summarises_provenance(clean_env, tmp_path: Path) -> None:
     (tmp_path / "00_demo.json").write_text(json.dumps({
         "format": 1, "notebook": "00_demo", "interactions": interactions,
         "recorded": {"at": "2026-11-21T10:00:00+00:00", "upstream": "local backend"}}))
-    s = setup("00_demo", quiet=True)
+    setup("00_demo", quiet=True)
+    s = current()
     assert s.banner == ("replay · 00_demo · recorded 2026-11-21 via local backend: 2 answers from "
                         "SmolLM2-135M-Instruct, 1 labelled fixture · no key needed, nothing is sent anywhere")
     # The first recorded answer is served to a plain OpenAI() client.
@@ -140,5 +145,6 @@ def test_key_helpers() -> None:
 
 
 def test_session_module_exposes_current(clean_env) -> None:
-    s = setup("00_demo", quiet=True)
+    setup("00_demo", quiet=True)
+    s = current()
     assert session.current() is s

@@ -6,7 +6,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from helpers import setup, usage
+from helpers import current, setup, usage
 from helpers.errors import ConfigError
 from helpers.usage import Meter, cap_from_env, find_usage
 
@@ -30,14 +30,15 @@ def test_usage_is_found_in_bodies_and_streams() -> None:
 def test_the_next_call_over_the_cap_is_refused_and_not_sent(clean_env, fake) -> None:
     clean_env.setenv("OPENAI_BASE_URL", fake.url)
     clean_env.setenv("COURSE_MAX_USD", "0.000001")
-    session = setup("usage_demo", quiet=True)
+    setup("usage_demo", quiet=True)
+    session = current()
     assert "spending cap $0.00" in session.banner
     client = OpenAI(max_retries=2)
     client.chat.completions.create(model="gpt-5.4-mini", messages=MESSAGES)  # 5 in + 3 out tokens: $0.0000173
     with pytest.raises(openai.RateLimitError) as refused:
         client.chat.completions.create(model="gpt-5.4-mini", messages=MESSAGES)
     assert refused.value.code == "course_spending_cap" and "COURSE_MAX_USD is 0.00" in refused.value.message
-    assert len(fake.requests) == 1  # refused before sending, and not retried
+    assert len([r for r in fake.requests if "chat" in r["path"]]) == 1  # refused before sending, not retried
 
 
 def test_summary_prices_by_the_answering_or_requested_model(clean_env, fake) -> None:

@@ -35,7 +35,7 @@ FAULTS: dict[str, Fault] = {
     "rate_limit": Fault(
         429, "requests", "rate_limit_exceeded",
         "Rate limit reached for requests per minute. Please try again in 1s.",
-        headers=(("retry-after", "1"), ("x-ratelimit-limit-requests", "500"),
+        headers=(("retry-after", "1"), ("retry-after-ms", "500"), ("x-ratelimit-limit-requests", "500"),
                  ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "1s")),
         note="429 rate limit with retry-after",
     ),

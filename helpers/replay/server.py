@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from ..errors import RecordingError
 from . import faults
 from .canon import closest, diff, match_key, stored_request
+from .limits import upload_problem
 from .recording import Recording, _rel
 
 # Response headers a recording keeps; everything else (cookies, org ids, dates) is dropped.
@@ -93,11 +95,12 @@ def stored_body(content_type: str, body: bytes) -> dict[str, Any]:
             return {"json": json.loads(body)}
         except ValueError:
             pass
-    if ctype.startswith("text/") or "charset" in ctype:
-        try:
-            return {"text": body.decode("utf-8")}
-        except UnicodeDecodeError:
-            pass
+    try:  # text of any type (SSE-free JSONL, SRT, plain text) stays readable; it round-trips byte for byte
+        text = body.decode("utf-8")
+        if "\0" not in text:
+            return {"text": text}
+    except UnicodeDecodeError:
+        pass
     return {"base64": base64.b64encode(body).decode("ascii")}
 
 
@@ -138,6 +141,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class CourseServer:
     """One per notebook kernel: replays a recording, or passes calls to ``upstream`` (live), recording them
     on the way (record)."""
@@ -160,8 +174,10 @@ class CourseServer:
         for number, key in enumerate(recording.keys()):
             self._index[key].append(number)
         self._played = [0] * len(recording.interactions)
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _QuietServer | None = None
         self._faults: deque[tuple[str, int]] = deque()
+        self.session_id = uuid.uuid4().hex
+        self.latency = 0.0  # extra seconds before every answer, whatever the mode (helpers.simulate.latency)
         # Hooks for live and record mode: ``gate(request)`` may return a refusal message (e.g. a spending
         # cap); ``meter(request, response)`` sees every answer that came back (e.g. to add up usage).
         self.gate: Callable[[dict[str, Any]], str | None] | None = None
@@ -170,8 +186,7 @@ class CourseServer:
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
         """Start serving in a daemon thread; returns the base URL to give the SDK."""
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
+        httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         httpd.course = self  # type: ignore[attr-defined]
         threading.Thread(target=httpd.serve_forever, args=(0.05,), name="course-replay", daemon=True).start()
         self._httpd = httpd
@@ -214,6 +229,12 @@ class CourseServer:
     def handle(self, h: _Handler) -> None:
         body = self._read_body(h)
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
+        if self.latency:
+            time.sleep(self.latency)
+        too_large = upload_problem(request)
+        if too_large:
+            self._send_json(h, 400, error_body(too_large, "course_upload_too_large"))
+            return
         if self.mode == "replay":
             self._replay(h, request)
             return
@@ -349,13 +370,18 @@ class CourseServer:
         conn = connection_class(target.netloc, timeout=600)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in SKIP_REQUEST_HEADERS}
         headers["Accept-Encoding"] = "identity"
+        if target.hostname in ("127.0.0.1", "localhost"):
+            # Lets the course's local backend count repeated requests per notebook run (stable ids).
+            headers["X-Course-Session"] = self.session_id
         started = time.monotonic()
         try:
             conn.request(h.command, target.path + (f"?{target.query}" if target.query else ""),
                          body=body or None, headers=headers)
             upstream = conn.getresponse()
         except OSError as exc:
-            message = f"The course server could not reach {self.upstream_label}: {exc}."
+            message = (f"The course server could not reach {self.upstream_label}: {exc}. Check your network "
+                       "connection (or OPENAI_BASE_URL, if you use another server); to work offline, set "
+                       "COURSE_BACKEND=replay and rerun the setup cell.")
             self._send_json(h, 502, error_body(message, "upstream_unreachable", "server_error"))
             return
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}

@@ -23,6 +23,7 @@ from openai.types import (
     ImagesResponse,
     Model,
     ModerationCreateResponse,
+    batch_create_params,
     completion_create_params,
     embedding_create_params,
     image_generate_params,
@@ -128,11 +129,13 @@ ROUTES = [
     Route("GET", r"/v1/models/[^/?]+", None, Model),
     Route("POST", r"/v1/files", None, FileObject, multipart=True),
     Route("GET", r"/v1/files/[^/?]+", None, FileObject),
+    Route("GET", r"/v1/files/[^/?]+/content", None, None),
     Route("POST", r"/v1/fine_tuning/jobs", None, FineTuningJob),
     Route("GET", r"/v1/fine_tuning/jobs/[^/?]+", None, FineTuningJob),
     Route("GET", r"/v1/fine_tuning/jobs/[^/?]+/events", None, list[FineTuningJobEvent],
           prepare=lambda body: body.get("data", [])),
-    Route("POST", r"/v1/batches", None, Batch),
+    Route("POST", r"/v1/batches", batch_create_params.BatchCreateParams, Batch),
+    Route("POST", r"/v1/batches/[^/?]+/cancel", None, Batch),
     Route("GET", r"/v1/batches/[^/?]+", None, Batch),
 ]
 

@@ -10,7 +10,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from helpers import failures, setup
+from helpers import current, setup, simulate
 from helpers.replay.faults import SIMULATED
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
@@ -20,15 +20,16 @@ MESSAGES = [{"role": "user", "content": "Say hello"}]
 def live(clean_env, fake):
     """A live session whose upstream is the fake server."""
     clean_env.setenv("OPENAI_BASE_URL", fake.url)
-    return setup("faults_demo", quiet=True)
+    setup("faults_demo", quiet=True)
+    return current()
 
 
 def test_rate_limit_then_success_with_the_sdks_retries(live, fake) -> None:
-    failures.inject("rate_limit", times=2)
+    simulate.failure("rate_limit", times=2)
     client = OpenAI(max_retries=2)
     reply = client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
     assert reply.retries_taken == 2 and reply.parse().choices[0].message.content == "echo: Say hello"
-    assert len(fake.requests) == 1  # the two 429s never reached the upstream
+    assert len([r for r in fake.requests if "chat" in r["path"]]) == 1  # the two 429s never reached it
 
 
 @pytest.mark.parametrize("name, error, code", [
@@ -37,27 +38,27 @@ def test_rate_limit_then_success_with_the_sdks_retries(live, fake) -> None:
     ("retired_model", openai.NotFoundError, "model_not_found"),
 ])
 def test_each_fault_raises_the_sdks_exception(live, name: str, error: type, code: str) -> None:
-    failures.inject(name)
+    simulate.failure(name)
     with pytest.raises(error) as raised:
         OpenAI(max_retries=0).chat.completions.create(model="gpt-3.5-turbo", messages=MESSAGES)
     assert raised.value.code == code and SIMULATED in raised.value.message
 
 
 def test_insufficient_quota_is_not_retried(live) -> None:
-    failures.inject("insufficient_quota", times=3)
+    simulate.failure("insufficient_quota", times=3)
     with pytest.raises(openai.RateLimitError):
         OpenAI(max_retries=2).chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
     assert len(live.server._faults) == 2  # x-should-retry: false stopped the SDK after one attempt
 
 
 def test_server_error_then_success(live) -> None:
-    failures.inject("server_error")
+    simulate.failure("server_error")
     reply = OpenAI(max_retries=1).chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
     assert reply.retries_taken == 1
 
 
 def test_stream_cut_midway(live) -> None:
-    failures.inject("stream_cut", after_events=2)
+    simulate.failure("stream_cut", after_events=2)
     received = []
     with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)):
         for chunk in OpenAI(max_retries=0).chat.completions.create(model="m", messages=MESSAGES, stream=True):
@@ -69,8 +70,8 @@ def test_recorded_faults_replay_in_order(clean_env, fake, tmp_path: Path) -> Non
     clean_env.setenv("OPENAI_BASE_URL", fake.url)
     clean_env.setenv("OPENAI_API_KEY", "sk-test-" + "r" * 24)
     setup("faults_demo", backend="record", quiet=True)
-    failures.inject("rate_limit", times=1)
-    failures.inject("stream_cut", after_events=2)
+    simulate.failure("rate_limit", times=1)
+    simulate.failure("stream_cut", after_events=2)
     OpenAI(max_retries=1).chat.completions.create(model="m", messages=MESSAGES)
     with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)):
         list(OpenAI(max_retries=0).chat.completions.create(model="m", messages=MESSAGES, stream=True))
@@ -84,11 +85,28 @@ def test_recorded_faults_replay_in_order(clean_env, fake, tmp_path: Path) -> Non
     fake.stop()
     clean_env.delenv("OPENAI_BASE_URL")
     setup("faults_demo", backend="replay", quiet=True)
-    failures.inject("rate_limit")  # a no-op in replay: the recording already holds it
+    simulate.failure("rate_limit")  # a no-op in replay: the recording already holds it
     reply = OpenAI(max_retries=1).chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
     assert reply.retries_taken == 1
     with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)):
         list(OpenAI(max_retries=0).chat.completions.create(model="m", messages=MESSAGES, stream=True))
+
+
+def test_latency_is_added_per_call_and_overlaps(live) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    simulate.latency(0.2)
+    client = OpenAI()
+    start = time.perf_counter()
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: client.chat.completions.create(model="m", messages=MESSAGES), range(4)))
+    four = time.perf_counter() - start
+    assert one >= 0.2 and four < 2 * one  # four concurrent calls take about as long as one
+    simulate.latency(0)
 
 
 def test_unknown_fault_is_named() -> None:
