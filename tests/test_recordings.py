@@ -75,3 +75,18 @@ def test_no_committed_file_holds_a_key_or_organisation_id() -> None:
         for kind, masked in find_secrets(path.read_text(encoding="utf-8", errors="ignore")):
             hits.append(f"{name}: {kind} {masked}")
     assert not hits, "\n".join(hits)
+
+
+def test_echoed_first_token_may_have_a_null_logprob() -> None:
+    from helpers.replay.validate import check_interaction
+
+    logprobs = {"tokens": ["The", " fox"], "token_logprobs": [None, -1.5], "top_logprobs": [None, {" fox": -1.5}],
+                "text_offset": [0, 3]}
+    body = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "text": "The fox", "logprobs": logprobs, "finish_reason": "length"}]}
+    item = {"request": {"method": "POST", "path": "/v1/completions",
+                        "json": {"model": "m", "prompt": "The", "echo": True, "logprobs": 1, "max_tokens": 1}},
+            "response": {"status": 200, "json": body}}
+    assert check_interaction(item, "demo") == []
+    body["choices"][0]["logprobs"]["token_logprobs"][1] = None  # only the first token may be null
+    assert check_interaction(item, "demo") != []

@@ -88,6 +88,21 @@ def _decode_embeddings(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "data": data}
 
 
+def _echoed_logprobs(body: dict[str, Any]) -> dict[str, Any]:
+    """With ``echo`` and ``logprobs``, the first prompt token has no context, so the API answers ``null`` for its
+    log-probability (and its top alternatives); the SDK's ``Logprobs`` type says floats. Accept exactly that case."""
+    choices = []
+    for choice in body.get("choices", []):
+        lp = choice.get("logprobs")
+        if isinstance(lp, dict) and (lp.get("token_logprobs") or [0.0])[0] is None:
+            top = lp.get("top_logprobs")
+            lp = {**lp, "token_logprobs": [0.0, *lp["token_logprobs"][1:]],
+                  "top_logprobs": [{}, *top[1:]] if top and top[0] is None else top}
+            choice = {**choice, "logprobs": lp}
+        choices.append(choice)
+    return {**body, "choices": choices}
+
+
 class Route:
     """How to validate one endpoint: its request params type and its response type(s)."""
 
@@ -114,7 +129,8 @@ _TRANSLATION = Translation | TranslationVerbose
 ROUTES = [
     Route("POST", r"/v1/chat/completions", _streaming(chat_params), ChatCompletion, stream=ChatCompletionChunk),
     Route("POST", r"/v1/responses", _streaming(response_create_params), Response, stream=ResponseStreamEvent),
-    Route("POST", r"/v1/completions", _streaming(completion_create_params), Completion, stream=Completion),
+    Route("POST", r"/v1/completions", _streaming(completion_create_params), Completion, stream=Completion,
+          prepare=_echoed_logprobs),
     Route("POST", r"/v1/embeddings", embedding_create_params.EmbeddingCreateParams, CreateEmbeddingResponse,
           prepare=_decode_embeddings),
     Route("POST", r"/v1/moderations", moderation_create_params.ModerationCreateParams, ModerationCreateResponse),
