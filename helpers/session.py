@@ -7,6 +7,7 @@ code stays plain SDK code: ``client = OpenAI()``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import urllib.request
@@ -56,6 +57,15 @@ class Session:
 
 
 _current: Session | None = None
+
+
+def _close_at_exit() -> None:
+    """When the kernel exits, let calls still being recorded finish and be saved."""
+    if _current is not None:
+        _current.close()
+
+
+atexit.register(_close_at_exit)
 
 
 def current() -> Session | None:

@@ -272,3 +272,18 @@ def test_upstream_unreachable_while_recording(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_stream_stopped_early_is_still_recorded_in_full(fake, tmp_path: Path) -> None:
+    from helpers.replay.recording import Recording
+    from helpers.replay.server import CourseServer
+
+    path = tmp_path / "early.json"
+    server = CourseServer(Recording(path=path, notebook="early"), "record", upstream=fake.url)
+    client = OpenAI(api_key=USER_KEY, base_url=server.start(), max_retries=0)
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    next(iter(stream))
+    stream.close()  # the caller stops reading after the first chunk...
+    server.stop()  # ...and the kernel shuts down at once: stop() waits for the recording
+    events = json.loads(path.read_text())["interactions"][0]["response"]["events"]
+    assert events[-1].get("raw") == "[DONE]" and len(events) == len(STREAM_WORDS) + 3

@@ -172,6 +172,8 @@ class CourseServer:
         self.misses = 0
         self.refused: list[str] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # signalled when no forwarded call is in flight
+        self._inflight = 0
         self._index: dict[str, list[int]] = defaultdict(list)
         for number, key in enumerate(recording.keys()):
             self._index[key].append(number)
@@ -200,11 +202,16 @@ class CourseServer:
             raise RuntimeError("server not started")
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+    def stop(self, wait_seconds: float = 120.0) -> None:
+        """Stop serving, after calls still being forwarded (say, a stream the caller stopped reading, which is
+        still being recorded to its end) have finished, for up to ``wait_seconds``."""
+        if self._httpd is None:
+            return
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight == 0, timeout=wait_seconds)
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._httpd = None
 
     # -- simulated failures -------------------------------------------------------------------
     def inject(self, name: str, times: int = 1, *, after_events: int = 3) -> None:
@@ -251,7 +258,14 @@ class CourseServer:
             self._finish(request, response, faults.source_for(fault[0], request))
             self._write(h, response)
             return
-        self._forward(h, request, body, cut_after=fault[1] if fault else None)
+        with self._idle:
+            self._inflight += 1
+        try:
+            self._forward(h, request, body, cut_after=fault[1] if fault else None)
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
 
 
     def _replay(self, h: _Handler, request: dict[str, Any]) -> None:
