@@ -81,7 +81,8 @@ class Meter:
             return
         from .replay.server import model_in
 
-        requested = (request.get("json") or {}).get("model") or ""
+        form = (request.get("multipart") or {}).get("fields") or {}  # uploads (image edits, audio) are forms
+        requested = (request.get("json") or {}).get("model") or form.get("model") or ""
         answered = model_in(response) or requested
         try:
             tokens = usage_tokens(usage)

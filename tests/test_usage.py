@@ -59,3 +59,11 @@ def test_meter_without_usage_counts_nothing() -> None:
     meter = Meter()
     meter.add({"path": "/v1/models", "json": None}, {"json": {"data": []}})
     assert meter.summary().empty and meter.total_usd == 0
+
+
+def test_an_upload_is_priced_by_the_model_in_its_form() -> None:
+    meter = Meter()
+    request = {"path": "/v1/images/edits", "multipart": {"fields": {"model": "gpt-image-2"}, "files": {}}}
+    usage_body = {"input_tokens": 1_000_000, "output_tokens": 0, "total_tokens": 1_000_000}
+    meter.add(request, {"status": 200, "json": {"created": 0, "data": [], "usage": usage_body}})
+    assert meter.calls[0].model == "gpt-image-2" and meter.calls[0].usd == pytest.approx(5.0)
