@@ -272,3 +272,10 @@ def test_upstream_unreachable_while_recording(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not (tmp_path / "x.json").exists()
+
+
+def test_backend_notes_are_kept_in_recordings() -> None:
+    """The local backend explains substitutions (a voice, a translation) in ``x-course-note``; lessons show it."""
+    from helpers.replay.server import KEEP_RESPONSE_HEADERS
+
+    assert {"x-course-note", "x-course-fixture", "x-course-model"} <= KEEP_RESPONSE_HEADERS

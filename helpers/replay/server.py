@@ -39,6 +39,7 @@ KEEP_RESPONSE_HEADERS = {
     "retry-after-ms",
     "x-course-fixture",
     "x-course-model",
+    "x-course-note",
 }
 KEEP_RESPONSE_PREFIXES = ("x-ratelimit-",)
 # Request headers never forwarded upstream as-is (hop-by-hop, or rewritten here).
