@@ -24,6 +24,10 @@ CONTENT_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm", "mp3": "audio/mpeg", "o
                  "aac": "audio/aac", "flac": "audio/flac"}
 PYAV_CODECS = {"mp3": ("mp3", "libmp3lame"), "opus": ("ogg", "libopus"), "aac": ("adts", "aac"),
                "flac": ("flac", "flac")}
+# OpenAI's built-in voices (SDK docstring of ``audio.speech.create``): accepted and spoken with the one local voice,
+# so lesson cells can use a real OpenAI voice name and stay copyable.
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+                 "marin", "cedar")
 TRANSLATE_NOTE = ("whisper tiny.en is English-only: a translation is an English transcription; "
                   "speech in other languages is not translated")
 
@@ -166,15 +170,20 @@ def speech(call: Call, engines: Engines) -> Reply:
     if not isinstance(text, str) or not text.strip() or len(text) > 4096:
         raise invalid("input", "must be a non-empty string of at most 4096 characters.")
     engine: SpeechEngine = engines.get("speech")
-    if body.get("voice") not in engine.voices:
-        raise unsupported("voice", f"the only offline voice is {', '.join(engine.voices)!s} "
-                                   f"({engine.name}); OpenAI's voices do not exist locally.")
+    voice = body.get("voice")
+    if voice in OPENAI_VOICES:
+        call.headers["x-course-note"] = (f"OpenAI's voice {voice!r} does not exist offline: spoken with "
+                                         f"{engine.name}'s only voice, {engine.voices[0]!r}")
+        voice = engine.voices[0]
+    elif voice not in engine.voices:
+        raise unsupported("voice", f"the offline voices are {', '.join(engine.voices + OPENAI_VOICES)} "
+                                   f"({engine.name}; OpenAI's names are all spoken with {engine.voices[0]!r}).")
     fmt = body.get("response_format") or "mp3"
     if fmt not in CONTENT_TYPES or (fmt in PYAV_CODECS and not pyav_can(fmt)):
         raise unsupported("response_format", f"{fmt!r} cannot be encoded here; use 'wav' or 'pcm'.")
     speed = number(body, "speed", 0.25, 4.0, 1.0) or 1.0
     with GENERATION_LOCK:
-        samples, rate = engine.speak(text, voice=body["voice"], speed=speed)
+        samples, rate = engine.speak(text, voice=voice, speed=speed)
     if fmt == "wav":
         data = wav_bytes(samples, rate)
     elif fmt == "pcm":

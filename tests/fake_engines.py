@@ -97,7 +97,11 @@ class FakeVoice:
     name = "FakeTTS"
     voices = ("af_heart",)
 
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
     def speak(self, text: str, *, voice: str, speed: float) -> tuple[Any, int]:
+        self.calls.append({"text": text, "voice": voice, "speed": speed})
         return [0.0, 0.5, -0.5, 0.25] * 10, 24000
 
 

@@ -272,7 +272,8 @@ def test_completions_echo_logprobs_and_n(client: OpenAI, backend: Backend) -> No
     ("/chat/completions", {"model": "m", "messages": USER, "n": 99}, "n"),
     ("/responses", {"model": "m", "input": "x", "reasoning": {"effort": "high"}}, "reasoning"),
     ("/embeddings", {"model": "m", "input": "x", "dimensions": 4096}, "dimensions"),
-    ("/audio/speech", {"model": "m", "input": "x", "voice": "alloy"}, "voice"),
+    ("/audio/speech", {"model": "m", "input": "x", "voice": "Nova"}, "voice"),
+    ("/audio/speech", {"model": "m", "input": "x", "voice": {"id": "voice_1234"}}, "voice"),
     ("/audio/speech", {"model": "m", "input": "x", "voice": "af_heart", "response_format": "mp3"},
      "response_format"),
 ])
@@ -329,6 +330,15 @@ def test_speech_wav(client: OpenAI) -> None:
     response = client.audio.speech.create(model="gpt-4o-mini-tts", voice="af_heart", input="Hi",
                                           response_format="wav")
     assert response.content[:4] == b"RIFF" and response.response.headers["x-course-model"] == "FakeTTS"
+    assert "x-course-note" not in response.response.headers
+
+
+@pytest.mark.parametrize("voice", ["alloy", "coral", "cedar"])
+def test_speech_accepts_openai_voice_names_with_a_note(client: OpenAI, backend: Backend, voice: str) -> None:
+    response = client.audio.speech.create(model="gpt-4o-mini-tts", voice=voice, input="Hi", response_format="wav")
+    note = response.response.headers["x-course-note"]
+    assert response.content[:4] == b"RIFF" and voice in note and "af_heart" in note
+    assert engine(backend, "speech").calls[-1]["voice"] == "af_heart"
 
 
 # -- fixtures --------------------------------------------------------------------------------------

@@ -287,3 +287,10 @@ def test_a_stream_stopped_early_is_still_recorded_in_full(fake, tmp_path: Path) 
     server.stop()  # ...and the kernel shuts down at once: stop() waits for the recording
     events = json.loads(path.read_text())["interactions"][0]["response"]["events"]
     assert events[-1].get("raw") == "[DONE]" and len(events) == len(STREAM_WORDS) + 3
+
+
+def test_backend_notes_are_kept_in_recordings() -> None:
+    """The local backend explains substitutions (a voice, a translation) in ``x-course-note``; lessons show it."""
+    from helpers.replay.server import KEEP_RESPONSE_HEADERS
+
+    assert {"x-course-note", "x-course-fixture", "x-course-model"} <= KEEP_RESPONSE_HEADERS

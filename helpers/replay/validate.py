@@ -41,6 +41,7 @@ from openai.types.audio import (
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat import completion_create_params as chat_params
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from openai.types.responses import Response, ResponseStreamEvent, response_create_params
 
 
@@ -149,6 +150,8 @@ ROUTES = [
     Route("POST", r"/v1/fine_tuning/jobs", None, FineTuningJob),
     Route("GET", r"/v1/fine_tuning/jobs/[^/?]+", None, FineTuningJob),
     Route("GET", r"/v1/fine_tuning/jobs/[^/?]+/events", None, list[FineTuningJobEvent],
+          prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/fine_tuning/jobs/[^/?]+/checkpoints", None, list[FineTuningJobCheckpoint],
           prepare=lambda body: body.get("data", [])),
     Route("POST", r"/v1/batches", batch_create_params.BatchCreateParams, Batch),
     Route("POST", r"/v1/batches/[^/?]+/cancel", None, Batch),
