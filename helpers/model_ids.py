@@ -20,8 +20,9 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
-# Checked 2026-11-21 against openai 3.52.0: none of these has an announced shutdown date except
-# the speech model (all TTS models: 2027-01-06) and the legacy completion model (status unknown).
+# Checked 2026-11-21 against openai 3.52.0: none of these has an announced shutdown date except the speech
+# model (all TTS models: 2027-01-06) and the fine-tuning base (every snapshot that supports supervised
+# fine-tuning has one; gpt-4.1-mini-2025-04-14: 2027-01-14). The legacy completion model's status is unknown.
 DEFAULTS = {
     "chat": "gpt-5.4-mini",
     "completion": "davinci-002",
@@ -30,6 +31,7 @@ DEFAULTS = {
     "speech": "gpt-4o-mini-tts",
     "image": "gpt-image-2",
     "moderation": "omni-moderation-latest",
+    "fine_tune": "gpt-4.1-mini-2025-04-14",
 }
 
 
@@ -44,6 +46,7 @@ class Models:
     speech: str
     image: str
     moderation: str
+    fine_tune: str
 
     def as_dict(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -63,20 +66,26 @@ def sdk_literals() -> dict[str, tuple[str, ...]]:
     from typing import get_args, get_type_hints
 
     from openai.resources.completions import Completions
+    from openai.resources.fine_tuning.jobs import Jobs
     from openai.types import AudioModel, ChatModel, EmbeddingModel, ImageModel, ModerationModel
     from openai.types.audio.speech_model import SpeechModel
 
-    completion_args: tuple[Any, ...] = ()
-    for arg in get_args(get_type_hints(Completions.create)["model"]):
-        completion_args += get_args(arg)
+    def literals(method: Any) -> tuple[str, ...]:
+        found: tuple[str, ...] = ()
+        for arg in get_args(get_type_hints(method)["model"]):
+            found += get_args(arg)
+        return found
+
     return {
         "chat": get_args(ChatModel),
-        "completion": completion_args,
+        "completion": literals(Completions.create),
         "embedding": get_args(EmbeddingModel),
         "transcription": get_args(AudioModel),
         "speech": get_args(SpeechModel),
         "image": get_args(ImageModel),
         "moderation": get_args(ModerationModel),
+        # The jobs endpoint lists only older ids; dated chat snapshots are accepted as plain strings.
+        "fine_tune": literals(Jobs.create) + get_args(ChatModel),
     }
 
 
