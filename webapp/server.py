@@ -227,6 +227,7 @@ class CourseChatServer(ThreadingHTTPServer):
         return f"http://{HOST}:{self.server_address[1]}/"
 
     def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="course-chatbot", daemon=True)
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="course-chatbot",
+                                  daemon=True)
         thread.start()
         return thread
