@@ -149,7 +149,7 @@ def test_ask_is_one_plain_responses_call_with_the_lessons_in_instructions() -> N
     lesson = Lesson(number="09", stem="09_streams", title="09 · Streaming", summary="Stream answers.",
                     sections=["Server-sent events"])
     answer = ask(SimpleNamespace(responses=Responses()), "some-model", "Which lesson covers streaming?", [lesson])
-    assert answer.to_json() == {"answer": "An answer.", "model": "answered-by",
+    assert answer.to_json() == {"answer": "An answer.", "model": "answered-by", "cut": False,
                                 "lessons": [{"number": "09", "title": "Streaming", "notebook": "09_streams.ipynb"}]}
     (call,) = calls
     assert call["model"] == "some-model" and call["input"] == "Which lesson covers streaming?"

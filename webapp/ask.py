@@ -97,11 +97,13 @@ class Answer:
     text: str
     model: str
     lessons: list[Lesson]
+    cut: bool = False  # stopped by max_output_tokens
 
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.text,
             "model": self.model,
+            "cut": self.cut,
             "lessons": [{"number": x.number, "title": short_title(x), "notebook": x.notebook} for x in self.lessons],
         }
 
@@ -115,4 +117,5 @@ def ask(client: Any, model: str, question: str, catalogue: list[Lesson]) -> Answ
         input=question,
         max_output_tokens=MAX_OUTPUT_TOKENS,
     )
-    return Answer(text=response.output_text.strip(), model=response.model, lessons=used)
+    return Answer(text=response.output_text.strip(), model=response.model, lessons=used,
+                  cut=getattr(response, "status", None) == "incomplete")

@@ -39,7 +39,7 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def test_jupyterlab_runs_the_setup_notebook_without_errors(lab: dict[str, str], page: Any) -> None:
+def test_jupyterlab_runs_the_setup_notebook_without_errors(page: Any, lab: dict[str, str]) -> None:
     source = json.loads((NOTEBOOKS / NOTEBOOK).read_text())
     code_cells = [c for c in source["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
     start = time.perf_counter()
@@ -117,14 +117,15 @@ def test_site_lists_every_lesson_and_shows_recorded_outputs(site: str, page: Any
 
 
 def recorded_answer(question: str) -> tuple[str, str]:
-    """The answer text and model of the recorded response to ``question``."""
+    """The answer text (as the page shows it) and model of the recorded response to ``question``."""
     recording = json.loads((RECORDINGS / "webapp.json").read_text())
     for item in recording["interactions"]:
         if item["request"].get("json", {}).get("input") == question:
             body = item["response"]["json"]
             text = "".join(part["text"] for out in body["output"] if out["type"] == "message"
                            for part in out["content"] if part["type"] == "output_text")
-            return text.strip(), body["model"]
+            cut = " … [cut off at the answer length limit]" if body["status"] == "incomplete" else ""
+            return text.strip() + cut, body["model"]
     raise AssertionError(f"{question!r} is not in data/recordings/webapp.json: run make record-webapp")
 
 

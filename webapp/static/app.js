@@ -31,7 +31,8 @@ async function ask(event) {
       show("error", data.error || `The server answered ${reply.status}.`);
       return;
     }
-    document.getElementById("answer").textContent = data.answer || "(the model returned no text)";
+    document.getElementById("answer").textContent =
+      (data.answer || "(the model returned no text)") + (data.cut ? " … [cut off at the answer length limit]" : "");
     document.getElementById("model").textContent = data.model;
     document.getElementById("used").textContent =
       data.lessons.map((lesson) => `${lesson.number} · ${lesson.title} (${lesson.notebook})`).join("; ");
