@@ -72,7 +72,7 @@ def ensure_chromium() -> str:
     BUILD.mkdir(exist_ok=True)
     with log.open("w") as out:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        steps = [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]]
+        steps = [["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]]
         for step in steps:
             if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, env=env).returncode != 0:
                 tail = log.read_text(errors="replace")[-1500:]
