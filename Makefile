@@ -3,6 +3,9 @@
 #   make test                run every test: helpers, recordings, and every notebook under nbval
 #   make record NB=03_parameters [BACKEND=local]   re-run notebooks in record mode, in place
 #   make local-backend       start the offline OpenAI-compatible server of real small models (installs it once)
+#   make site                build the course as a static web site, with the recorded outputs, into site/
+#   make webapp [BACKEND=live]   the course chatbot on http://127.0.0.1:8050 (replay: recorded answers)
+#   make browser-test        JupyterLab, the site and the chatbot in a real browser (Debian's chromium)
 
 PYTHON ?= python3
 POETRY_VERSION ?= 2.5.1
@@ -16,11 +19,13 @@ export POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON := true
 BACKEND ?= replay
 NB ?=
 LAB_PORT ?= 8888
+WEBAPP_PORT ?= 8050
 
-.PHONY: help install lab test test-fast lint record bench clean local-backend-install local-backend local-backend-test
+.PHONY: help install lab test test-fast lint record bench clean local-backend-install local-backend local-backend-test \
+	site webapp record-webapp browser-install browser-test
 
 help:
-	@sed -n '2,6p' Makefile | sed 's/^# //'
+	@sed -n '2,9p' Makefile | sed 's/^# //'
 
 $(TOOLS)/poetry/bin/poetry:
 	@echo "Installing Poetry $(POETRY_VERSION) into $(TOOLS)/poetry (once)..."
@@ -53,7 +58,28 @@ bench: install
 	$(RUN)/python scripts/bench.py --update-readme
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .cache
+	rm -rf $(VENV) $(TOOLS) .cache site build
+
+# -- The course as users meet it: a static site, the course chatbot, and real-browser tests.
+site: install
+	$(RUN)/python scripts/build_site.py
+
+webapp: install
+	COURSE_BACKEND=$(BACKEND) $(RUN)/python -m webapp --port $(WEBAPP_PORT)
+
+# Re-record the chatbot's sample answers (data/recordings/webapp.json) from the local backend (make local-backend).
+record-webapp: install
+	COURSE_BACKEND=record OPENAI_BASE_URL=$(or $(OPENAI_BASE_URL),http://127.0.0.1:$(LOCAL_PORT)/v1) \
+		$(RUN)/python -m webapp --ask-samples
+
+$(VENV)/.browser-installed: $(VENV)/.installed
+	$(POETRY) install --with dev,browser --no-interaction
+	@touch $@
+
+browser-install: $(VENV)/.browser-installed
+
+browser-test: browser-install site
+	COURSE_BROWSER_TESTS=1 $(RUN)/python -m pytest tests/browser -p no:nbval -o addopts="-p no:cacheprovider" -v
 
 # -- The optional local backend (local_backend/README.md): its own pip venv, not Poetry (torch CPU, llama.cpp build).
 LOCAL_VENV := .venv-local

@@ -16,6 +16,9 @@ from helpers.replay.server import CourseServer
 
 from .fake_upstream import FakeUpstream
 
+# The real-browser tests (tests/browser/) need chromium and about a minute: `make browser-test` runs them.
+collect_ignore = [] if os.environ.get("COURSE_BROWSER_TESTS") else ["browser"]
+
 USER_KEY = "sk-test-" + "k" * 24  # what a learner's key would look like to the recorder
 
 
