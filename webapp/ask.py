@@ -36,7 +36,8 @@ _STOPWORDS = {
     "a", "about", "an", "and", "any", "api", "are", "be", "can", "course", "covers", "cover", "do", "does", "explain",
     "explains", "for", "from", "how", "i", "in", "is", "it", "lesson", "lessons", "me", "my", "of", "on", "openai",
     "or", "please", "python", "sdk", "show", "shows", "teach", "teaches", "tell", "that", "the", "there", "this", "to",
-    "use", "what", "when", "where", "which", "who", "why", "will", "with", "without", "you", "your",
+    "use", "what", "when", "where", "which", "who", "why", "will", "with", "without", "you", "your", "they", "them",
+    "their", "its", "we", "our", "us",
 }
 
 
