@@ -59,3 +59,11 @@ def test_meter_without_usage_counts_nothing() -> None:
     meter = Meter()
     meter.add({"path": "/v1/models", "json": None}, {"json": {"data": []}})
     assert meter.summary().empty and meter.total_usd == 0
+
+
+def test_fetching_a_stored_response_again_is_not_a_billed_call() -> None:
+    meter = Meter()
+    answer = {"json": {"model": "gpt-5.4-mini", "usage": {"input_tokens": 10, "output_tokens": 5}}}
+    meter.add({"method": "POST", "path": "/v1/responses", "json": {"model": "gpt-5.4-mini"}}, answer)
+    meter.add({"method": "GET", "path": "/v1/responses/resp_1", "json": None}, answer)
+    assert meter.summary()[["path", "calls", "input_tokens"]].values.tolist() == [["/v1/responses", 1, 10]]
