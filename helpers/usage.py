@@ -75,7 +75,10 @@ class Meter:
         self._lock = threading.Lock()
 
     def add(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Record one answer (called by the course server)."""
+        """Record one answer (called by the course server). Only a POST generates (and bills) tokens: fetching a
+        stored response again (``GET /v1/responses/{id}``) returns its usage but costs nothing."""
+        if request.get("method", "POST") != "POST":
+            return
         usage = find_usage(response)
         if usage is None or response.get("status", 200) >= 400:
             return

@@ -3,7 +3,8 @@
 ``instructions`` becomes a system message, ``input`` (a string or a list of messages, function calls and
 function call outputs) becomes the conversation, ``max_output_tokens`` the token limit and
 ``text.format`` the response format. ``previous_response_id`` continues a conversation this server
-answered (kept in memory). Streams emit the same typed events as OpenAI's, so the SDK parses them.
+answered (kept in memory, unless it was sent with ``store=false``). Streams emit the same typed events as
+OpenAI's, so the SDK parses them.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def input_messages(body: dict[str, Any], store: Store) -> list[dict[str, Any]]:
         messages.append({"role": "system", "content": body["instructions"]})
     previous = body.get("previous_response_id")
     if previous:
-        if previous not in store.conversations:
+        if previous not in store.conversations:  # OpenAI: a 400, also for a response sent with store=false
             raise ApiError(f"Previous response with id '{previous}' not found.", "previous_response_id",
-                           "previous_response_not_found", status=404)
+                           "previous_response_not_found", status=400)
         messages += [m for m in store.conversations[previous] if m["role"] != "system"]
     items = body.get("input")
     if isinstance(items, str):
@@ -204,7 +205,7 @@ def items(call: Call, events: list[dict[str, Any]], status: str) -> list[dict[st
 
 def finish(call: Call, base: dict[str, Any], events: list[dict[str, Any]], store: Store,
            plan: Plan) -> dict[str, Any]:
-    """The completed (or incomplete) response object, kept for ``previous_response_id``."""
+    """The completed (or incomplete) response object, kept for ``previous_response_id`` unless ``store`` is false."""
     final = events[-1]
     incomplete = final["finish_reason"] == "length"
     output = items(call, events, "incomplete" if incomplete else "completed")
@@ -214,7 +215,8 @@ def finish(call: Call, base: dict[str, Any], events: list[dict[str, Any]], store
     said = output[0]
     content = (said["content"][0]["text"] if said["type"] == "message"
                else "I called: " + "; ".join(f"{i['name']}({i['arguments']})" for i in output))
-    store.keep(response, [*plan.messages, {"role": "assistant", "content": content}])
+    if response.get("store", True) is not False:
+        store.keep(response, [*plan.messages, {"role": "assistant", "content": content}])
     return response
 
 

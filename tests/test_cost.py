@@ -27,8 +27,11 @@ def test_table_shape() -> None:
 
 
 def test_every_default_model_has_a_price() -> None:
+    # The fine-tuning base is trained, not called; its training price could not be verified on an OpenAI page,
+    # so lesson 11 shows token counts instead of a price.
     for role, model in DEFAULTS.items():
-        assert model in cost.known_models(), f"{role}: {model} has no price"
+        if role != "fine_tune":
+            assert model in cost.known_models(), f"{role}: {model} has no price"
 
 
 def test_load_prices_returns_a_copy() -> None:

@@ -211,6 +211,16 @@ def test_responses_maps_onto_chat(client: OpenAI, backend: Backend) -> None:
     assert client.responses.retrieve(follow.id).id == follow.id
 
 
+def test_responses_store_false_keeps_nothing(client: OpenAI) -> None:
+    unstored = client.responses.create(model="gpt-5.4-mini", input="Hi", store=False)
+    assert unstored.store is False
+    with pytest.raises(openai.BadRequestError) as caught:  # as OpenAI: 400 previous_response_not_found
+        client.responses.create(model="gpt-5.4-mini", input="And then?", previous_response_id=unstored.id)
+    assert caught.value.code == "previous_response_not_found"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(unstored.id)
+
+
 def test_responses_json_schema_and_parse(client: OpenAI) -> None:
     parsed = client.responses.parse(model="gpt-5.4-mini", input="A city", text_format=City)
     assert parsed.output_parsed == City(name="Paris", population=3)

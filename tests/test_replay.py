@@ -225,6 +225,17 @@ def test_provenance_names_the_model_that_answered(record) -> None:
     assert data["recorded"]["at"].startswith("20")
 
 
+def test_fetching_or_deleting_a_stored_response_is_the_service_not_a_model() -> None:
+    from helpers.replay.server import CourseServer
+
+    for method in ("GET", "DELETE"):
+        request = {"method": method, "path": "/v1/responses/resp_1"}
+        assert CourseServer.source(request, {"status": 200, "json": {"id": "resp_1"}}) == {"kind": "service"}
+    created = CourseServer.source({"method": "POST", "path": "/v1/responses", "json": {"model": "m"}},
+                                  {"status": 200, "json": {"model": "small"}})
+    assert created == {"kind": "model", "requested": "m", "answered_by": "small"}
+
+
 def test_recorder_refuses_key_shaped_strings(record, capfd) -> None:
     def leak(client: OpenAI) -> None:
         chat(client)

@@ -67,3 +67,11 @@ def test_an_upload_is_priced_by_the_model_in_its_form() -> None:
     usage_body = {"input_tokens": 1_000_000, "output_tokens": 0, "total_tokens": 1_000_000}
     meter.add(request, {"status": 200, "json": {"created": 0, "data": [], "usage": usage_body}})
     assert meter.calls[0].model == "gpt-image-2" and meter.calls[0].usd == pytest.approx(5.0)
+
+
+def test_fetching_a_stored_response_again_is_not_a_billed_call() -> None:
+    meter = Meter()
+    answer = {"json": {"model": "gpt-5.4-mini", "usage": {"input_tokens": 10, "output_tokens": 5}}}
+    meter.add({"method": "POST", "path": "/v1/responses", "json": {"model": "gpt-5.4-mini"}}, answer)
+    meter.add({"method": "GET", "path": "/v1/responses/resp_1", "json": None}, answer)
+    assert meter.summary()[["path", "calls", "input_tokens"]].values.tolist() == [["/v1/responses", 1, 10]]

@@ -490,7 +490,9 @@ class CourseServer:
             return {"kind": "error", **source}
         if "x-course-fixture" in headers:
             return {"kind": "fixture", "note": headers["x-course-fixture"], **source}
-        if not request["path"].startswith(tuple("/v1" + r for r in MODEL_ROUTES)):
+        if request.get("method", "POST") != "POST" or not request["path"].startswith(
+            tuple("/v1" + r for r in MODEL_ROUTES)
+        ):  # listing, fetching or deleting (e.g. GET/DELETE /v1/responses/{id}) generates nothing
             return {"kind": "service", **source}
         answered = headers.get("x-course-model") or model_in(response) or requested
         return {"kind": "model", **source, "answered_by": answered}

@@ -130,6 +130,8 @@ _TRANSLATION = Translation | TranslationVerbose
 ROUTES = [
     Route("POST", r"/v1/chat/completions", _streaming(chat_params), ChatCompletion, stream=ChatCompletionChunk),
     Route("POST", r"/v1/responses", _streaming(response_create_params), Response, stream=ResponseStreamEvent),
+    Route("GET", r"/v1/responses/[^/?]+", None, Response),
+    Route("DELETE", r"/v1/responses/[^/?]+", None, None),
     Route("POST", r"/v1/completions", _streaming(completion_create_params), Completion, stream=Completion,
           prepare=_echoed_logprobs),
     Route("POST", r"/v1/embeddings", embedding_create_params.EmbeddingCreateParams, CreateEmbeddingResponse,
