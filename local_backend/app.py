@@ -7,6 +7,7 @@ does not retry a request that can never succeed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -15,11 +16,16 @@ from collections import Counter
 from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from helpers.replay.wire import read_body  # the repository's shared HTTP plumbing (stdlib only)
+from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdlib only)
+    LoopbackServer,
+    read_body,
+    send_bytes,
+    send_chunk,
+)
 
 from . import audio, batches, chat, completions, embeddings, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
@@ -61,13 +67,11 @@ class Backend:
         self.batches = batches.Batches(self.files, self.run_batch_request)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: LoopbackServer | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
-    def bind(self) -> ThreadingHTTPServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)  # loopback only, by design
-        httpd.daemon_threads = True
-        httpd.backend = self  # type: ignore[attr-defined]
+    def bind(self) -> LoopbackServer:
+        httpd = LoopbackServer(self, self.port, "course-local-backend")  # loopback only, by design
         self._httpd = httpd
         self.port = httpd.server_address[1]
         return httpd
@@ -217,16 +221,8 @@ def model_card(name: str) -> dict[str, Any]:
 
 
 def send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
-    try:
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-        h.wfile.flush()
-    except CLIENT_GONE:
-        pass
+    with contextlib.suppress(*CLIENT_GONE):
+        send_bytes(h, status, headers, body)
 
 
 def plain(value: Any) -> Any:
@@ -249,8 +245,7 @@ def stream(h: BaseHTTPRequestHandler, headers: dict[str, str], first: tuple[str 
     """Server-sent events, one HTTP chunk per event."""
 
     def chunk(data: bytes) -> None:
-        h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        h.wfile.flush()
+        send_chunk(h, data)
 
     try:
         h.send_response(200)
@@ -272,15 +267,3 @@ def stream(h: BaseHTTPRequestHandler, headers: dict[str, str], first: tuple[str 
             close()  # stop generating, release the engine
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "course-local-backend"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
-        pass
-
-    def _dispatch(self) -> None:
-        self.server.backend.handle(self)  # type: ignore[attr-defined]
-
-    do_GET = do_POST = do_DELETE = _dispatch

@@ -19,7 +19,6 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +27,7 @@ from . import faults
 from .canon import closest, diff, match_key, stored_request
 from .limits import upload_problem
 from .recording import Recording, _rel
-from .wire import read_body
+from .wire import AppHandler, LoopbackServer, read_body, send_bytes, send_chunk
 
 # Response headers a recording keeps; everything else (cookies, org ids, dates) is dropped.
 KEEP_RESPONSE_HEADERS = {
@@ -129,31 +128,6 @@ def model_in(response: dict[str, Any]) -> str | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "course-replay"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
-        pass
-
-    def _dispatch(self) -> None:
-        self.server.course.handle(self)  # type: ignore[attr-defined]
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """A threading HTTP server that does not print a traceback when a client hangs up."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
 class CourseServer:
     """One per notebook kernel: replays a recording, or passes calls to ``upstream`` (live), recording them
     on the way (record)."""
@@ -178,7 +152,7 @@ class CourseServer:
         for number, key in enumerate(recording.keys()):
             self._index[key].append(number)
         self._played = [0] * len(recording.interactions)
-        self._httpd: _QuietServer | None = None
+        self._httpd: LoopbackServer | None = None
         self._faults: deque[tuple[str, int]] = deque()
         self.session_id = uuid.uuid4().hex
         self.latency = 0.0  # extra seconds before every answer, whatever the mode (helpers.simulate.latency)
@@ -190,8 +164,7 @@ class CourseServer:
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
         """Start serving in a daemon thread; returns the base URL to give the SDK."""
-        httpd = _QuietServer(("127.0.0.1", 0), _Handler)
-        httpd.course = self  # type: ignore[attr-defined]
+        httpd = LoopbackServer(self, 0, "course-replay")
         threading.Thread(target=httpd.serve_forever, args=(0.05,), name="course-replay", daemon=True).start()
         self._httpd = httpd
         return self.base_url
@@ -235,7 +208,7 @@ class CourseServer:
             return self._faults.popleft()
 
     # -- requests ---------------------------------------------------------------------------
-    def handle(self, h: _Handler) -> None:
+    def handle(self, h: AppHandler) -> None:
         body = read_body(h)
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
         if self.latency:
@@ -250,7 +223,7 @@ class CourseServer:
         refusal = self.gate(request) if self.gate else None
         if refusal:  # like OpenAI's own quota error, and marked so the SDK does not retry it
             body = json.dumps(error_body(refusal, "course_spending_cap", "insufficient_quota")).encode()
-            self._send_bytes(h, 429, {"Content-Type": "application/json", "x-should-retry": "false"}, body)
+            send_bytes(h, 429, {"Content-Type": "application/json", "x-should-retry": "false"}, body)
             return
         fault = self._next_fault(request)
         if fault and fault[0] != "stream_cut":
@@ -268,7 +241,7 @@ class CourseServer:
                 self._idle.notify_all()
 
 
-    def _replay(self, h: _Handler, request: dict[str, Any]) -> None:
+    def _replay(self, h: AppHandler, request: dict[str, Any]) -> None:
         if not self.recording.exists:
             message = (
                 f"Notebook '{self.recording.notebook}' has no recording yet ({_rel(self.recording.path)}), "
@@ -312,7 +285,7 @@ class CourseServer:
         )
         return f"{head}\n{detail}\n{advice}"
 
-    def _write(self, h: _Handler, response: dict[str, Any]) -> None:
+    def _write(self, h: AppHandler, response: dict[str, Any]) -> None:
         headers = {k: v for k, v in response.get("headers", {}).items()
                    if k.lower() not in ("content-length", "transfer-encoding")}
         try:
@@ -324,19 +297,19 @@ class CourseServer:
                 h.end_headers()
                 for event in response["events"]:
                     self._pause(event.get("delay", 0))
-                    self._send_chunk(h, encode_event(event))
+                    send_chunk(h, encode_event(event))
                 if response.get("cut"):
                     self._cut(h)
                     return
-                self._send_chunk(h, b"")
+                send_chunk(h, b"")
             else:
                 self._pause(response.get("elapsed", 0))
-                self._send_bytes(h, response.get("status", 200), headers, body_bytes(response))
+                send_bytes(h, response.get("status", 200), headers, body_bytes(response))
         except CLIENT_GONE:
             pass  # the client stopped reading (e.g. a stream closed early); nothing is lost
 
     @staticmethod
-    def _cut(h: _Handler) -> None:
+    def _cut(h: AppHandler) -> None:
         """Drop the connection mid-stream, as a failing network or server would."""
         h.close_connection = True
         with contextlib.suppress(OSError):
@@ -346,26 +319,11 @@ class CourseServer:
         if self.speed > 0 and seconds > 0:
             time.sleep(seconds * self.speed)
 
-    @staticmethod
-    def _send_chunk(h: _Handler, data: bytes) -> None:
-        h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        h.wfile.flush()
-
-    @staticmethod
-    def _send_bytes(h: _Handler, status: int, headers: dict[str, str], body: bytes) -> None:
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-        h.wfile.flush()
-
-    def _send_json(self, h: _Handler, status: int, payload: dict[str, Any]) -> None:
-        self._send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+    def _send_json(self, h: AppHandler, status: int, payload: dict[str, Any]) -> None:
+        send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
     # -- live and record: forwarding ----------------------------------------------------------
-    def _forward(self, h: _Handler, request: dict[str, Any], body: bytes, cut_after: int | None = None) -> None:
+    def _forward(self, h: AppHandler, request: dict[str, Any], body: bytes, cut_after: int | None = None) -> None:
         """Pass a request to the upstream and its answer back, finishing (metering, storing) it before the
         last bytes go out: once the caller has the whole answer, the recording holds it."""
         target = urlsplit(self.upstream + h.path.removeprefix("/v1"))
@@ -398,11 +356,11 @@ class CourseServer:
                 response.update(stored_body(ctype, data))
                 self._finish(request, response)
                 with contextlib.suppress(*CLIENT_GONE):
-                    self._send_bytes(h, upstream.status, kept, data)
+                    send_bytes(h, upstream.status, kept, data)
         finally:
             conn.close()
 
-    def _pass_stream(self, h: _Handler, request: dict[str, Any], upstream: http.client.HTTPResponse,
+    def _pass_stream(self, h: AppHandler, request: dict[str, Any], upstream: http.client.HTTPResponse,
                      kept: dict[str, str], started: float, cut_after: int | None = None) -> None:
         """Forward a stream event by event while storing the events with their timing.
 
@@ -442,7 +400,7 @@ class CourseServer:
                 events.append(event)
                 if client_open:
                     try:
-                        self._send_chunk(h, (block + "\n\n").encode())
+                        send_chunk(h, (block + "\n\n").encode())
                     except CLIENT_GONE:
                         client_open = False  # keep reading, so the recording holds the whole stream
         tail = parse_event(buffer.strip("\n"), time.monotonic() - last) if buffer.strip() else None
@@ -450,11 +408,11 @@ class CourseServer:
             events.append(tail)
             if client_open:
                 with contextlib.suppress(*CLIENT_GONE):
-                    self._send_chunk(h, (buffer.strip("\n") + "\n\n").encode())
+                    send_chunk(h, (buffer.strip("\n") + "\n\n").encode())
         self._finish(request, {"status": upstream.status, "headers": kept, "events": events})
         if client_open:
             with contextlib.suppress(*CLIENT_GONE):
-                self._send_chunk(h, b"")
+                send_chunk(h, b"")
 
     def _finish(self, request: dict[str, Any], response: dict[str, Any],
                 source: dict[str, Any] | None = None) -> None:
