@@ -18,6 +18,7 @@ import re
 import wave
 from collections.abc import Sequence
 
+import nltk
 import numpy as np
 import plotly.graph_objects as go
 
@@ -81,14 +82,8 @@ def words(text: str) -> list[str]:
 
 
 def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
-    """Levenshtein distance: the fewest insertions, deletions and substitutions turning one sequence into the other."""
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, start=1):
-        current = [i]
-        for j, hyp in enumerate(hypothesis, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
-        previous = current
-    return previous[-1]
+    """Levenshtein distance between two word lists (nltk's, which compares any sequence item by item)."""
+    return nltk.edit_distance(list(reference), list(hypothesis))
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
