@@ -2,7 +2,9 @@
 
 Every notebook takes its model ids from here (``models.chat``, ``models.embedding``...), so when a
 model is retired the course changes one line, and a learner can switch models without editing
-lessons: set ``COURSE_MODEL_CHAT=gpt-5.4-nano`` (or any role) in ``.env``.
+lessons: set ``COURSE_MODEL_CHAT=gpt-5.5`` (or any role) in ``.env``. What each model accepts (reasoning
+effort, sampling parameters, endpoints) is in :mod:`helpers.model_rules`; :func:`check` warns when an override
+breaks what the lessons rely on.
 
 The defaults are checked against the installed ``openai`` package: each must be one of the SDK's
 model literals for its endpoint, and :func:`sdk_shutdowns` reads the shutdown dates the SDK's
@@ -20,7 +22,7 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
-# Checked 2026-11-21 against openai 3.52.0: none of these has an announced shutdown date except the speech
+# Checked 2026-12-01 against openai 3.57.0: none of these has an announced shutdown date except the speech
 # model (all TTS models: 2027-01-06) and the fine-tuning base (every snapshot that supports supervised
 # fine-tuning has one; gpt-4.1-mini-2025-04-14: 2027-01-14). The legacy completion model's status is unknown.
 DEFAULTS = {
@@ -138,14 +140,34 @@ def shutdown_warning(model_id: str, today: dt.date | None = None, shutdown: Any 
     if date is None:
         return None
     if date <= today:
-        return f"{model_id} was shut down on {date}; choose a current model (see helpers/models.py)."
+        return f"{model_id} was shut down on {date}; choose a current model (see helpers/model_ids.py)."
     return f"{model_id} is scheduled to shut down on {date} ({(date - today).days} days from now)."
+
+
+def rule_warnings(models: Models) -> list[str]:
+    """What the lessons rely on that the configured models do not offer, per :mod:`helpers.model_rules`."""
+    from . import model_rules
+
+    notes = []
+    chat = model_rules.rule_for(models.chat)
+    if chat is None:
+        notes.append(f"{models.chat} is not in helpers/model_rules.py: its parameter rules are unknown to the course.")
+    elif "responses" not in chat.endpoints or "chat" not in chat.endpoints:
+        notes.append(f"{models.chat} does not serve both the Responses and Chat Completions APIs the lessons use.")
+    elif chat.reasoning and "none" not in chat.efforts:
+        notes.append(f"{models.chat} cannot switch reasoning off (effort 'none'): the lessons' sampling cells will "
+                     "get a 400.")
+    completion = model_rules.rule_for(models.completion)
+    if completion is not None and "completions" not in completion.endpoints:
+        notes.append(f"{models.completion} is not a legacy completions model (v1/completions).")
+    return notes
 
 
 def check(models: Models | None = None, today: dt.date | None = None) -> list[str]:
     """Warnings for the configured models; also issued with ``warnings.warn``."""
     models = models or load()
     notes = [w for w in (shutdown_warning(m, today) for m in models.as_dict().values()) if w]
+    notes += rule_warnings(models)
     for note in notes:
         warnings.warn(note, stacklevel=2)
     return notes

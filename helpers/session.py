@@ -142,6 +142,11 @@ def _show_replay_errors_briefly() -> None:
     shell.set_custom_exc((openai.APIStatusError,), handler)
 
 
+def replay_banner(notebook: str, recording: Recording) -> str:
+    """The first line a learner sees in replay mode (``make record`` stores it in place of the record banner)."""
+    return f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
+
+
 def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> None:
     """Prepare this kernel for a lesson and print a one-line banner saying where answers come from.
 
@@ -173,7 +178,7 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         base_url = server.start()
         os.environ["OPENAI_BASE_URL"] = base_url
         os.environ["OPENAI_API_KEY"] = keys.PLACEHOLDER_KEY
-        banner = f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
+        banner = replay_banner(notebook, recording)
         session = Session(notebook, chosen, base_url, banner, recording, server, usage=Meter())
         server.meter = session.usage.add
     else:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import reasoning
 from .common import (
     CREATED,
     DEFAULT_MAX_TOKENS,
@@ -44,7 +45,7 @@ CHAT_FIELDS = {
     "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n", "stream",
     "stream_options", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
     "top_logprobs", "response_format", "tools", "tool_choice", "parallel_tool_calls", "modalities",
-    "reasoning_effort",
+    "reasoning_effort", "verbosity",
 } | LABELS
 STOPWORDS = {"what", "which", "the", "this", "that", "with", "from", "about", "please", "could", "would", "there",
              "their", "have", "your", "give", "tell", "does", "into", "when", "where", "will", "then", "than"}
@@ -235,10 +236,10 @@ def run(engine: TextEngine, plan: Plan, seed: int) -> Iterator[dict[str, Any]]:
     yield {"kind": "done", **final, "finish_reason": reason}
 
 
-def usage(prompt: int, completion: int) -> dict[str, Any]:
+def usage(prompt: int, completion: int, reasoning_tokens: int = 0) -> dict[str, Any]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "audio_tokens": 0,
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 
 
@@ -279,8 +280,7 @@ def check_chat(body: dict[str, Any]) -> None:
         raise invalid("model", "is required.")
     if body.get("modalities") not in (None, ["text"]):
         raise unsupported("modalities", "only text output is available offline.")
-    if body.get("reasoning_effort") not in (None, "none", "minimal"):
-        raise unsupported("reasoning_effort", "the local model does not reason; use 'none' or leave it out.")
+    reasoning.enforce("chat", body)
     if body.get("store"):
         raise unsupported("store", "the local backend keeps no stored completions.")
     if body.get("service_tier") not in (None, "auto", "default"):
@@ -321,6 +321,9 @@ def chat_completions(call: Call, engines: Engines) -> Reply:
     params |= response_format(body.get("response_format"))
     if body.get("logprobs"):
         params |= {"logprobs": True, "top_logprobs": body.get("top_logprobs") or 0}
+    thinking = reasoning.plan("chat", body, call, params["max_tokens"])
+    if thinking is not None:
+        params["max_tokens"] = thinking.answer_cap()
     plan = plan_tools(body, messages, params, call)
     if plan.mode == "call" and params.get("schema"):
         raise invalid("response_format", "a json_schema cannot be combined with a forced tool call offline.")
@@ -329,7 +332,7 @@ def chat_completions(call: Call, engines: Engines) -> Reply:
     engine: TextEngine = engines.get("chat")
     head = {"id": call.make_id("chatcmpl-"), "created": CREATED, "model": engine.name,
             "system_fingerprint": "local-" + engine.name.lower(), "service_tier": "default"}
-    choices = (run(engine, plan, base_seed + i) for i in range(n))
+    choices = (reasoning.spend(run(engine, plan, base_seed + i), thinking) for i in range(n))
     if body.get("stream"):
         include = bool((body.get("stream_options") or {}).get("include_usage"))
         return Reply(events=locked(stream_chunks(call, head, choices, include)), model=engine.name)
@@ -339,7 +342,7 @@ def chat_completions(call: Call, engines: Engines) -> Reply:
 
 def collect(call: Call, head: dict[str, Any], choices: Iterator[Iterator[dict[str, Any]]]) -> dict[str, Any]:
     """The non-streamed ``chat.completion``: every choice run to its end."""
-    out, prompt, completion = [], 0, 0
+    out, prompt, completion, thought = [], 0, 0, 0
     for index, events in enumerate(choices):
         text, calls, logprobs, final = [], [], [], {}
         for e in events:
@@ -361,7 +364,8 @@ def collect(call: Call, head: dict[str, Any], choices: Iterator[Iterator[dict[st
                     "logprobs": {"content": logprobs, "refusal": None} if call.body.get("logprobs") else None})
         prompt = final["prompt_tokens"]
         completion += final["completion_tokens"]
-    return {"object": "chat.completion", **head, "choices": out, "usage": usage(prompt, completion)}
+        thought += final.get("reasoning_tokens", 0)
+    return {"object": "chat.completion", **head, "choices": out, "usage": usage(prompt, completion, thought)}
 
 
 def call_id(call: Call, choice: int, k: int) -> str:
@@ -374,7 +378,7 @@ def stream_chunks(call: Call, head: dict[str, Any], choices: Iterator[Iterator[d
     """``chat.completion.chunk`` events: per choice a role delta, content (or tool-call) deltas and a finish."""
     base = {"object": "chat.completion.chunk", **head} | ({"usage": None} if include_usage else {})
     want_logprobs = bool(call.body.get("logprobs"))
-    prompt, completion = 0, 0
+    prompt, completion, thought = 0, 0, 0
 
     def chunk(index: int, delta: dict[str, Any], reason: str | None = None, logprobs: Any = None) -> Any:
         lp = {"content": logprobs or [], "refusal": None} if want_logprobs and logprobs is not None else None
@@ -397,6 +401,7 @@ def stream_chunks(call: Call, head: dict[str, Any], choices: Iterator[Iterator[d
                 yield chunk(index, {}, e["finish_reason"])
                 prompt = e["prompt_tokens"]
                 completion += e["completion_tokens"]
+                thought += e.get("reasoning_tokens", 0)
     if include_usage:
-        yield None, base | {"choices": [], "usage": usage(prompt, completion)}
+        yield None, base | {"choices": [], "usage": usage(prompt, completion, thought)}
     yield None, "[DONE]"

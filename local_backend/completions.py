@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from . import reasoning
 from .chat import LABELS, sampling
 from .chat import usage as chat_usage
 from .common import (
@@ -55,6 +56,7 @@ def completions(call: Call, engines: Engines) -> Reply:
     """Answer a legacy completion request (JSON or stream)."""
     body = call.body
     check(body)
+    reasoning.enforce("completions", body)
     texts = prompts(body.get("prompt"))
     n = integer(body, "n", 1, 8, 1) or 1
     params = sampling(body, "max_tokens", body.get("max_tokens"), DEFAULT_MAX_TOKENS)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from . import reasoning
 from .chat import (
     LABELS,
     Plan,
@@ -38,6 +39,7 @@ from .common import (
     unsupported,
 )
 from .engines import Engines, TextEngine
+from .reasoning import Thinking
 
 RESPONSES_FIELDS = {"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream",
                     "text", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id", "reasoning",
@@ -113,16 +115,11 @@ def check(body: dict[str, Any]) -> None:
     check_known(body, RESPONSES_FIELDS, "responses")
     if not isinstance(body.get("model"), str):
         raise invalid("model", "is required.")
-    effort = (body.get("reasoning") or {}).get("effort")
-    if effort not in (None, "none", "minimal") or (body.get("reasoning") or {}).get("summary"):
-        raise unsupported("reasoning", "the local model does not reason; use effort 'none' or leave it out.")
+    reasoning.enforce("responses", body)
     if body.get("truncation") not in (None, "disabled"):
         raise unsupported("truncation", "the local backend never truncates the conversation.")
     if body.get("include"):
         raise unsupported("include", "no extra output data is available offline.")
-    text = body.get("text") or {}
-    if text.get("verbosity") not in (None, "medium"):
-        raise unsupported("text.verbosity", "the local model has one verbosity.")
     if body.get("stream_options") and not body.get("stream"):
         raise invalid("stream_options", "is only allowed with stream=true.")
 
@@ -138,15 +135,19 @@ def responses_create(call: Call, engines: Engines, store: Store) -> Reply:
     chat_body = {"tools": functions(body.get("tools")), "tool_choice": chat_tool_choice(body.get("tool_choice"))}
     params = sampling(body, "max_output_tokens", body.get("max_output_tokens"), DEFAULT_MAX_TOKENS)
     params |= response_format((body.get("text") or {}).get("format"), "text.format")
+    thinking = reasoning.plan("responses", body, call, params["max_tokens"])
+    if thinking is not None:
+        params["max_tokens"] = thinking.answer_cap()
     plan = plan_tools(chat_body, messages, params, call)
     seed = body.get("seed") if isinstance(body.get("seed"), int) else call.default_seed()
     engine: TextEngine = engines.get("chat")
-    base = skeleton(call, body, engine.name)
+    base = skeleton(call, body, engine.name, thinking)
     if body.get("stream"):
-        return Reply(events=locked(stream_events(call, base, run(engine, plan, seed), store, plan)),
+        events = reasoning.spend(run(engine, plan, seed), thinking)
+        return Reply(events=locked(stream_events(call, base, events, store, plan, thinking)),
                      content_type="text/event-stream", model=engine.name)
     with GENERATION_LOCK:
-        answer = finish(call, base, list(run(engine, plan, seed)), store, plan)
+        answer = finish(call, base, list(reasoning.spend(run(engine, plan, seed), thinking)), store, plan, thinking)
     return Reply(json=answer, model=engine.name)
 
 
@@ -158,17 +159,21 @@ def chat_tool_choice(choice: Any) -> Any:
     return choice
 
 
-def skeleton(call: Call, body: dict[str, Any], model: str) -> dict[str, Any]:
+def skeleton(call: Call, body: dict[str, Any], model: str, thinking: Thinking | None = None) -> dict[str, Any]:
     """The response object before any output: echoes the request's settings like OpenAI's does."""
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+    asked = body.get("reasoning") or {}
+    effort = thinking.effort if thinking else asked.get("effort")
     return {
         "id": call.make_id("resp_"), "object": "response", "created_at": CREATED, "status": "in_progress",
         "background": False, "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"), "model": model, "output": [],
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"), "reasoning": {"effort": None, "summary": None},
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": effort, "summary": asked.get("summary")},
         "service_tier": "default", "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
-        "text": {"format": fmt, "verbosity": "medium"}, "tool_choice": body.get("tool_choice", "auto"),
+        "text": {"format": fmt, "verbosity": (body.get("text") or {}).get("verbosity", "medium")},
+         "tool_choice": body.get("tool_choice", "auto"),
         "tools": body.get("tools") or [], "top_p": body.get("top_p", 1.0), "truncation": "disabled",
         "usage": None, "user": body.get("user"), "metadata": body.get("metadata") or {},
     }
@@ -177,7 +182,8 @@ def skeleton(call: Call, body: dict[str, Any], model: str) -> dict[str, Any]:
 def usage(final: dict[str, Any]) -> dict[str, Any]:
     p, c = final["prompt_tokens"], final["completion_tokens"]
     return {"input_tokens": p, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": c, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": p + c}
+            "output_tokens": c, "output_tokens_details": {"reasoning_tokens": final.get("reasoning_tokens", 0)},
+            "total_tokens": p + c}
 
 
 def call_item(call: Call, k: int, name: str, args: str, status: str) -> dict[str, Any]:
@@ -204,24 +210,25 @@ def items(call: Call, events: list[dict[str, Any]], status: str) -> list[dict[st
 
 
 def finish(call: Call, base: dict[str, Any], events: list[dict[str, Any]], store: Store,
-           plan: Plan) -> dict[str, Any]:
+           plan: Plan, thinking: Thinking | None = None) -> dict[str, Any]:
     """The completed (or incomplete) response object, kept for ``previous_response_id`` unless ``store`` is false."""
     final = events[-1]
     incomplete = final["finish_reason"] == "length"
-    output = items(call, events, "incomplete" if incomplete else "completed")
+    output = [] if thinking and thinking.exhausted else items(call, events, "incomplete" if incomplete else "completed")
+    output = ([reasoning.item(call)] if thinking else []) + output
     response = base | {"status": "incomplete" if incomplete else "completed", "output": output,
                        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
                        "usage": usage(final)}
-    said = output[0]
-    content = (said["content"][0]["text"] if said["type"] == "message"
-               else "I called: " + "; ".join(f"{i['name']}({i['arguments']})" for i in output))
+    said = [i for i in output if i["type"] != "reasoning"]
+    content = ("" if not said else said[0]["content"][0]["text"] if said[0]["type"] == "message"
+               else "I called: " + "; ".join(f"{i['name']}({i['arguments']})" for i in said))
     if response.get("store", True) is not False:
         store.keep(response, [*plan.messages, {"role": "assistant", "content": content}])
     return response
 
 
 def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, Any]], store: Store,
-                  plan: Plan) -> Iterator[tuple[str | None, Any]]:
+                  plan: Plan, thinking: Thinking | None = None) -> Iterator[tuple[str | None, Any]]:
     """The typed server-sent events of a streamed response, each with its ``sequence_number``."""
     counter = iter(range(1_000_000))
 
@@ -230,6 +237,12 @@ def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, A
 
     yield event("response.created", response=base)
     yield event("response.in_progress", response=base)
+    offset = 0  # output_index of the first message or call: after the reasoning item, when there is one
+    if thinking is not None:
+        thought = reasoning.item(call)
+        yield event("response.output_item.added", output_index=0, item=thought)
+        yield event("response.output_item.done", output_index=0, item=thought)
+        offset = 1
     seen: list[dict[str, Any]] = []
     item: dict[str, Any] | None = None
     index = 0  # output_index of the item being written
@@ -237,14 +250,14 @@ def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, A
     def close(done: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         if done["type"] == "message":
             part = done["content"][0]
-            yield event("response.output_text.done", item_id=done["id"], output_index=index, content_index=0,
+            yield event("response.output_text.done", item_id=done["id"], output_index=index + offset, content_index=0,
                         text=part["text"], logprobs=[])
-            yield event("response.content_part.done", item_id=done["id"], output_index=index, content_index=0,
+            yield event("response.content_part.done", item_id=done["id"], output_index=index + offset, content_index=0,
                         part=part)
         else:
-            yield event("response.function_call_arguments.done", item_id=done["id"], output_index=index,
+            yield event("response.function_call_arguments.done", item_id=done["id"], output_index=index + offset,
                         name=done["name"], arguments=done["arguments"])
-        yield event("response.output_item.done", output_index=index, item=done)
+        yield event("response.output_item.done", output_index=index + offset, item=done)
 
     for e in events:
         if e["kind"] == "done":
@@ -258,22 +271,23 @@ def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, A
             item = items(call, seen, "in_progress")[index]
             if item["type"] == "message":
                 item["content"] = []
-            yield event("response.output_item.added", output_index=index, item=item)
+            yield event("response.output_item.added", output_index=index + offset, item=item)
             if item["type"] == "message":
-                yield event("response.content_part.added", item_id=item["id"], output_index=index,
+                yield event("response.content_part.added", item_id=item["id"], output_index=index + offset,
                             content_index=0,
                             part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
         if e["kind"] == "text" and e["text"]:
-            yield event("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0,
+            yield event("response.output_text.delta", item_id=item["id"], output_index=index + offset, content_index=0,
                         delta=e["text"], logprobs=[])
         elif e["kind"] == "args" and e["text"]:
-            yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+            yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=index + offset,
                         delta=e["text"])
-    response = finish(call, base, seen, store, plan)
-    done = response["output"][index]
-    if item is None:  # nothing was generated at all: announce the (empty) item now
-        yield event("response.output_item.added", output_index=index, item=done)
-    yield from close(done)
+    response = finish(call, base, seen, store, plan, thinking)
+    if not (thinking and thinking.exhausted):
+        done = response["output"][index + offset]
+        if item is None:  # nothing was generated at all: announce the (empty) item now
+            yield event("response.output_item.added", output_index=index + offset, item=done)
+        yield from close(done)
     kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
     yield event(kind, response=response)
 

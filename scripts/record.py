@@ -7,14 +7,18 @@ Without notebooks it records every lesson in notebooks/ (not the solutions, whic
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
-from helpers.authoring import clean_file
-from helpers.paths import NOTEBOOKS
+from helpers.authoring import clean_file, dumps
+from helpers.paths import NOTEBOOKS, recording_path
+from helpers.replay.recording import Recording
+from helpers.session import replay_banner
 
 LOCAL_BACKEND = "http://127.0.0.1:8011/v1"
 
@@ -35,6 +39,20 @@ def upstream(backend: str) -> dict[str, str]:
     return {}
 
 
+def store_replay_banner(path: Path) -> None:
+    """Keep the banner a learner will see (replay) in the first cell, not the recorder's."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    name = path.stem
+    banner = replay_banner(name, Recording.load(recording_path(name), name)) + "\n"
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", []))
+            if output.get("output_type") == "stream" and text.startswith("record · "):
+                output["text"] = [banner + text.split("\n", 1)[1] if "\n" in text.rstrip("\n") else banner]
+                path.write_text(dumps(notebook), encoding="utf-8")
+                return
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="auto", choices=["auto", "replay", "local", "openai"])
@@ -52,6 +70,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
                         "--ExecutePreprocessor.timeout=1200", str(path)], check=True, env=env)
         clean_file(path)
+        store_replay_banner(path)
         print(f"recorded {path.name} in {time.perf_counter() - start:.1f} s")
 
 

@@ -77,3 +77,14 @@ def test_ruff_is_clean_on_code_and_notebooks() -> None:
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+FIRST_OUTPUT = re.compile(r"\.output\[0\]")
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_no_cell_reads_the_first_output_item(path: Path) -> None:
+    """A reasoning model's output can start with a reasoning item: read output_text or filter by type."""
+    cells = json.loads(path.read_text())["cells"]
+    found = [n for n, cell in enumerate(cells) if FIRST_OUTPUT.search("".join(cell["source"]))]
+    assert not found, f"cells {found} read .output[0]; use response.output_text or filter output by item type"

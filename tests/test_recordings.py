@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from helpers import model_rules
 from helpers.keys import find_secrets
 from helpers.paths import RECORDINGS, ROOT
 from helpers.replay.recording import Recording
@@ -90,3 +91,39 @@ def test_echoed_first_token_may_have_a_null_logprob() -> None:
     assert check_interaction(item, "demo") == []
     body["choices"][0]["logprobs"]["token_logprobs"][1] = None  # only the first token may be null
     assert check_interaction(item, "demo") != []
+
+
+ENDPOINTS = {"/v1/responses": "responses", "/v1/chat/completions": "chat", "/v1/completions": "completions"}
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_recorded_requests_keep_the_model_rules(path: Path) -> None:
+    """An answered request is within the requested model's rules; a refused one got exactly the table's error."""
+    problems = []
+    for n, item in enumerate(Recording.load(path).interactions, 1):
+        request, response = item["request"], item["response"]
+        endpoint = ENDPOINTS.get(request.get("path", ""))
+        if endpoint is None or not isinstance(request.get("json"), dict) or request.get("method") != "POST":
+            continue
+        violation = model_rules.check(endpoint, request["json"])
+        status = response.get("status", 200)
+        if status < 400 and violation is not None:
+            problems.append(f"#{n} {request['json'].get('model')}: answered, but the rules say: {violation.message}")
+        error = (response.get("json") or {}).get("error") or {}
+        if status >= 400 and str(error.get("code", "")).startswith("unsupported") and violation is None:
+            problems.append(f"#{n}: refused with {error.get('code')} although the rules allow it")
+    assert not problems, "\n".join(problems[:20])
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+def test_reasoning_emulation_is_labelled(path: Path) -> None:
+    """Every recorded answer from a reasoning model at an effort above none says its reasoning was emulated."""
+    for n, item in enumerate(Recording.load(path).interactions, 1):
+        body, source = item["request"].get("json"), item.get("source", {})
+        endpoint = ENDPOINTS.get(item["request"].get("path", ""))
+        if endpoint is None or not isinstance(body, dict) or source.get("kind") != "model":
+            continue
+        rule = model_rules.rule_for(body.get("model"))
+        reasons = rule is not None and rule.effort(model_rules.requested_effort(endpoint, body)) not in (None, "none")
+        if reasons and "local backend" in str(Recording.load(path).recorded.get("upstream", "")):
+            assert "reasoning emulated" in source.get("emulated", ""), f"#{n}: emulated reasoning is not labelled"

@@ -9,7 +9,8 @@ Layout (format 1)::
 A response holds exactly one of ``json`` (a JSON body), ``events`` (a server-sent-event stream,
 each event with the delay before it), ``text`` or ``base64`` (binary, e.g. audio).
 ``source`` says what produced the answer: ``model`` (with the model that really answered),
-``fixture`` (a labelled stand-in, with a note), ``error`` or ``service`` (no model involved).
+``fixture`` (a labelled stand-in, with a note), ``error`` or ``service`` (no model involved); a model answer
+whose reasoning the local backend emulated carries ``emulated`` (its note).
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ class Recording:
         other = len(self.interactions) - sum(self.sources().values())
         if other:
             parts.append(f"{other} service call{'s' if other != 1 else ''}")
+        emulated = sum(1 for item in self.interactions if item.get("source", {}).get("emulated"))
+        if emulated:
+            parts.append(f"reasoning emulated in {emulated}")
         return f"recorded {when} via {via}: " + ", ".join(parts)
 
 

@@ -37,6 +37,7 @@ KEEP_RESPONSE_HEADERS = {
     "openai-version",
     "retry-after",
     "retry-after-ms",
+    "x-course-emulated",
     "x-course-fixture",
     "x-course-model",
     "x-course-note",
@@ -453,4 +454,5 @@ class CourseServer:
         ):  # listing, fetching or deleting (e.g. GET/DELETE /v1/responses/{id}) generates nothing
             return {"kind": "service", **source}
         answered = headers.get("x-course-model") or model_in(response) or requested
-        return {"kind": "model", **source, "answered_by": answered}
+        emulated = {"emulated": headers["x-course-emulated"]} if "x-course-emulated" in headers else {}
+        return {"kind": "model", **source, "answered_by": answered, **emulated}
