@@ -116,6 +116,7 @@ def ask(client: Any, model: str, question: str, catalogue: list[Lesson]) -> Answ
         model=model,
         instructions=INSTRUCTIONS.format(lessons=context(used)),
         input=question,
+        reasoning={"effort": "none"},  # a short grounded answer needs no reasoning; the cap stays for the answer
         max_output_tokens=MAX_OUTPUT_TOKENS,
     )
     return Answer(text=response.output_text.strip(), model=response.model, lessons=used,
