@@ -122,8 +122,8 @@ RULES: tuple[Rule, ...] = (
          verbosity=True, sources=(GPT51_NONE, GPT52_DEFAULT, TOP_P_52, MINI_NONE, GPT54_MEDIUM),
          note="sources disagree on the default effort (none or medium) and on top_p at effort none: state the "
               "effort, and leave top_p out"),
-    Rule("gpt-5.6 and gpt-6 (sol, terra, luna, astra)", r"gpt-(5\.6|6(\.\d+)?)-\w+", True, ("none", "low", "medium", "high", "xhigh", "max"),
-         None, "medium", verbosity=True, sources=(SDK,),
+    Rule("gpt-5.6 and gpt-6 (sol, terra, luna, astra)", r"gpt-(5\.6|6(\.\d+)?)-\w+", True,
+         ("none", "low", "medium", "high", "xhigh", "max"), None, "medium", verbosity=True, sources=(SDK,),
          note="new in the SDK; no public source on its parameters yet, so no sampling parameter is assumed"),
     Rule("legacy completions (davinci-002, babbage-002, gpt-3.5-turbo-instruct)",
          r"(davinci-002|babbage-002|gpt-3\.5-turbo-instruct)(-\d{4})?", False, penalties=True,
