@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def brief(etype: type[BaseException], message: object) -> list[str]:
+    """The traceback IPython shows for an error that explains itself: ``Name: message``, no frames."""
+    return [f"{etype.__name__}: {message}"]
+
+
 class CourseError(Exception):
     """An error whose message tells the learner what to do.
 
@@ -11,7 +16,7 @@ class CourseError(Exception):
     """
 
     def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {self}"]
+        return brief(type(self), self)
 
 
 class ConfigError(CourseError):

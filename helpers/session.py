@@ -12,6 +12,7 @@ import json
 import os
 import urllib.request
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ import openai
 from dotenv import dotenv_values, load_dotenv
 
 from . import keys, tokens
-from .errors import ConfigError
+from .errors import ConfigError, brief
 from .paths import ROOT, recording_path
 from .replay.recording import Recording, _rel
 from .replay.server import CourseServer
@@ -124,8 +125,37 @@ def check_key(backend: str, base_url: str | None, key_origin: str) -> str:
     return key
 
 
-def _show_replay_errors_briefly() -> None:
-    """In IPython, show a replay miss as its message only, not 40 frames of SDK internals."""
+def api_error_text(error: openai.APIStatusError) -> str:
+    """What the API said: a replay miss's own message, else ``400 code (param 'x'): message`` on one line."""
+    if not isinstance(error.body, dict):  # not an OpenAI-shaped answer: the SDK's own text
+        return error.message
+    message = error.body.get("message") or error.message
+    if error.code in REPLAY_ERROR_CODES:
+        return message
+    param = f" (param {error.param!r})" if error.param else ""
+    return f"{error.status_code} {error.code or error.type or ''}".rstrip() + f"{param}: {message}"
+
+
+def _cell_frames(shell: Any, tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` with only the frames of notebook cells (none of the SDK's, httpx's or IPython's)."""
+    cells: list[TracebackType] = []
+    while tb is not None:
+        if shell.compile.format_code_name(tb.tb_frame.f_code.co_filename) is not None:
+            cells.append(tb)
+        tb = tb.tb_next
+    kept = None
+    for frame in reversed(cells):
+        kept = TracebackType(kept, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return kept
+
+
+def _show_api_errors_briefly() -> None:
+    """In IPython, show an ``openai.APIStatusError`` in a few lines instead of 40 frames of SDK internals.
+
+    A replay miss shows its message only; any other API error shows the learner's cell frames and one line
+    (status, code, param, message). IPython ignores what a custom handler returns, so the handler shows the
+    error itself; the cell still fails (the kernel replies with status "error").
+    """
     try:
         from IPython import get_ipython
     except ImportError:
@@ -134,10 +164,14 @@ def _show_replay_errors_briefly() -> None:
     if shell is None:
         return
 
-    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> list[str]:
-        if getattr(value, "code", None) in REPLAY_ERROR_CODES:
-            return [f"{etype.__name__}: {getattr(value, 'message', value)}"]
-        return shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    def handler(shell: Any, etype: type[BaseException], value: openai.APIStatusError, tb: TracebackType | None,
+                tb_offset: int | None = None) -> None:
+        text = api_error_text(value)
+        frames = None if value.code in REPLAY_ERROR_CODES else _cell_frames(shell, tb)
+        stb = brief(etype, text)
+        if frames is not None:  # IPython's own rendering of those frames, ending with the one line above
+            stb = shell.InteractiveTB.structured_traceback(etype, value, frames, tb_offset=0)[:-1] + stb
+        shell._showtraceback(etype, text, stb)
 
     shell.set_custom_exc((openai.APIStatusError,), handler)
 
@@ -203,7 +237,7 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
             banner = f"record · {notebook} → {_rel(path)} · from {label} · {who}{cap}"
         session = Session(notebook, chosen, base_url, banner, recording, server, usage=meter)
     session.saved_env = saved_env
-    _show_replay_errors_briefly()
+    _show_api_errors_briefly()
     _current = session
     if not quiet:
         print(session.banner)

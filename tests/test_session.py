@@ -119,21 +119,25 @@ def test_errors_render_as_one_line() -> None:
     assert ConfigError("no key").__class__._render_traceback_(ConfigError("no key")) == ["ConfigError: no key"]
 
 
-def test_replay_miss_shows_briefly_in_ipython(clean_env) -> None:
-    from IPython.testing.globalipapp import start_ipython
-
-    shell = start_ipython()
-    setup("00_demo", quiet=True)
-    shell.run_cell("from openai import OpenAI\nOpenAI(max_retries=0).models.list()")
-    stb = shell.CustomTB(openai.BadRequestError, openai.BadRequestError(
-        "has no recording yet", response=_response(), body={"code": "replay_no_recording"}), None)
-    assert stb == ["BadRequestError: has no recording yet"]
+UNSUPPORTED = {"message": "Unsupported: 'top_p'.", "type": "invalid_request_error", "param": "top_p",
+               "code": "unsupported_parameter"}
 
 
-def _response():
+@pytest.mark.parametrize("status, body, text", [
+    (400, UNSUPPORTED, "400 unsupported_parameter (param 'top_p'): Unsupported: 'top_p'."),
+    (500, {"message": "The server had an error.", "type": "server_error", "param": None, "code": None},
+     "500 server_error: The server had an error."),
+    (502, "<html>Bad gateway</html>", "Error code: 502"),
+    (400, {"message": "Not in the recording.\nUndo the change.", "code": "replay_miss"},
+     "Not in the recording.\nUndo the change."),
+])
+def test_api_errors_read_as_what_the_api_said(status: int, body: object, text: str) -> None:
+    """The text of the short error a notebook shows (tests/test_kernel_errors.py checks it in a kernel)."""
     import httpx2
 
-    return httpx2.Response(400, request=httpx2.Request("GET", "http://127.0.0.1/v1/models"))
+    response = httpx2.Response(status, request=httpx2.Request("POST", "http://127.0.0.1/v1/responses"))
+    message = f"Error code: {status}" + (f" - {body['message']}" if isinstance(body, dict) else "")  # as the SDK
+    assert session.api_error_text(openai.APIStatusError(message, response=response, body=body)) == text
 
 
 def test_key_helpers() -> None:

@@ -166,8 +166,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     state = tmp_path_factory.mktemp("jupyterlab")
     # Every cell in the DOM (no virtual scrolling), so the test can read every cell's execution count; no autosave,
     # so running the lesson never rewrites the committed notebook; the notebook's own kernel without asking; no news.
-    for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},
-                           "docmanager-extension/plugin": {"autosave": False, "autoStartDefaultKernel": True},
+    for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
+                           "docmanager-extension/plugin": {"autosave": False},
                            "apputils-extension/notification": {"fetchNews": "false"}}.items():
         path = state / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +184,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         timed("jupyterlab start", time.perf_counter() - start)
         yield {"base": base, "token": token}
         _shutdown_kernels(base, token)
+        # A settings file JupyterLab rejects is ignored whole: autosave would be back on.
+        assert "Failed validating settings" not in service.output(), f"see {service.log_path}"
     finally:
         service.stop()
         changed = [p for p, data in before.items() if p.read_bytes() != data]

@@ -39,21 +39,24 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def test_jupyterlab_runs_the_setup_notebook_without_errors(page: Any, lab: dict[str, str]) -> None:
-    source = json.loads((NOTEBOOKS / NOTEBOOK).read_text())
-    code_cells = [c for c in source["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+def open_notebook(page: Any, lab: dict[str, str], cells: int) -> None:
+    """Open the lesson in JupyterLab; return once its ``cells`` cells are on the page and its kernel is idle."""
     start = time.perf_counter()
     page.goto(f"{lab['base']}/lab/tree/{NOTEBOOK}?token={lab['token']}")
     # Loaded when all of the file's cells are on the page (a new panel first shows one empty cell).
     page.wait_for_function(
         "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length === n",
-        arg=len(source["cells"]),
+        arg=cells,
         timeout=120_000,
     )
     page.wait_for_selector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
+    # The status bar says Idle once the kernel is connected (the indicator can read idle before that).
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).first.wait_for(timeout=120_000)
     timed("jupyterlab open notebook", time.perf_counter() - start)
 
-    # The stored notebook already shows execution counts: clear them first, so the counts seen next are this run's.
+
+def clear_outputs(page: Any) -> None:
+    """Clear the stored outputs and execution counts, so the ones seen next are this run's."""
     menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(
         """() => document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output').length === 0
@@ -61,6 +64,13 @@ def test_jupyterlab_runs_the_setup_notebook_without_errors(page: Any, lab: dict[
                     .every((p) => !/\\d/.test(p.textContent))""",
         timeout=30_000,
     )
+
+
+def test_jupyterlab_runs_the_setup_notebook_without_errors(page: Any, lab: dict[str, str]) -> None:
+    source = json.loads((NOTEBOOKS / NOTEBOOK).read_text())
+    code_cells = [c for c in source["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    open_notebook(page, lab, len(source["cells"]))
+    clear_outputs(page)
     start = time.perf_counter()
     menu(page, "Run", "Run All Cells")
     # Done when every code cell shows an execution count and the kernel is idle again.
@@ -91,6 +101,51 @@ def test_jupyterlab_runs_the_setup_notebook_without_errors(page: Any, lab: dict[
     assert banner.startswith("replay · 00_setup"), banner
     page.locator(".jp-NotebookPanel .jp-CodeCell").first.scroll_into_view_if_needed()
     screenshot(page, "00_setup")
+
+
+def test_jupyterlab_shows_a_replay_miss_when_a_prompt_is_edited(page: Any, lab: dict[str, str]) -> None:
+    """A learner changes one word of a recorded prompt and runs the cell: the cell shows why nothing was replayed."""
+    cells = json.loads((NOTEBOOKS / NOTEBOOK).read_text())["cells"]
+    open_notebook(page, lab, len(cells))
+    start = time.perf_counter()
+    code = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    edited = next(i for i in code if "responses.create" in "".join(cells[i]["source"])
+                  and "what is an API?" in "".join(cells[i]["source"]))
+    clear_outputs(page)
+    # Run the lesson from its first code cell down to the one to edit, the way a learner does: Shift+Enter.
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(code[0]).locator(".cm-content").click()
+    for _ in range(edited - code[0]):
+        page.keyboard.press("Shift+Enter")
+    client = page.locator(".jp-NotebookPanel .jp-Cell").nth(max(i for i in code if i < edited))
+    client.locator(".jp-OutputArea-output", has_text="http://127.0.0.1:").wait_for(timeout=60_000)
+    cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(edited)
+    line = cell.locator(".cm-line", has_text="input=")
+    assert "what is an API?" in line.inner_text()
+    line.click()
+    page.keyboard.press("End")  # the line ends with: what is an API?",
+    for key in ["ArrowLeft"] * 3 + ["Backspace"] * 3:
+        page.keyboard.press(key)
+    page.keyboard.type("SDK")
+    assert "what is an SDK?" in line.inner_text()
+    page.keyboard.press("Shift+Enter")
+    # JupyterLab renders an error output as application/vnd.jupyter.stderr (as it does stderr).
+    error = cell.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    error.wait_for(timeout=60_000)
+    text = error.inner_text()
+    assert text.startswith("BadRequestError: This request is not in the recording of notebook '00_setup'"), text
+    assert '+    "input": "In one sentence, what is an SDK?"' in text and "Undo the change" in text, text
+    assert len(text.splitlines()) < 15 and "site-packages" not in text, text
+    screenshot(page, "00_setup_replay_miss")
+    # Done once the prompt shows the count (IPython is still storing the error in its history for a moment).
+    cell.locator(".jp-InputPrompt", has_text=re.compile(r"^\[\d+\]:$")).wait_for()
+    assert error.inner_text() == text and cell.locator(".jp-OutputArea-output").count() == 1
+    # Leave as a learner who tries something out would: the kernel shut down, the notebook closed unsaved.
+    menu(page, "Kernel", "Shut Down Kernel")
+    page.wait_for_selector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="unknown"]')
+    menu(page, "File", "Close Tab")
+    page.get_by_role("button", name="Discard").click()
+    page.locator(".jp-NotebookPanel").wait_for(state="detached")
+    timed("jupyterlab replay miss", time.perf_counter() - start)
 
 
 def test_site_lists_every_lesson_and_shows_recorded_outputs(site: str, page: Any) -> None:
