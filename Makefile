@@ -33,7 +33,7 @@ $(TOOLS)/poetry/bin/poetry:
 	$(TOOLS)/poetry/bin/python -m pip install --quiet --disable-pip-version-check "poetry==$(POETRY_VERSION)"
 
 $(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
-	$(POETRY) install --with dev --no-interaction
+	$(POETRY) install --with dev --no-interaction --compile
 	@touch $@
 
 install: $(VENV)/.installed
@@ -73,7 +73,7 @@ record-webapp: install
 		$(RUN)/python -m webapp --ask-samples
 
 $(VENV)/.browser-installed: $(VENV)/.installed
-	$(POETRY) install --with dev,browser --no-interaction
+	$(POETRY) install --with dev,browser --no-interaction --compile
 	@touch $@
 
 browser-install: $(VENV)/.browser-installed

@@ -20,14 +20,14 @@ from dotenv import dotenv_values, load_dotenv
 
 from . import keys, tokens
 from .errors import ConfigError
+from .kernel.meter import Meter, cap_from_env
 from .paths import ROOT, recording_path
+from .replay.interaction import MODES as BACKENDS
+from .replay.interaction import REPLAY_ERROR_CODES
 from .replay.recording import Recording, _rel
 from .replay.server import CourseServer
-from .usage import Meter, cap_from_env
 
-BACKENDS = ("replay", "live", "record")
 OPENAI_URL = "https://api.openai.com/v1"
-REPLAY_ERROR_CODES = ("replay_miss", "replay_no_recording")
 
 
 @dataclass

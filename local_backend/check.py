@@ -14,7 +14,9 @@ from typing import Any
 from openai import OpenAI
 from pydantic import BaseModel
 
-BASE_URL = os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8011/v1")
+from helpers.replay.wire import LOCAL_BACKEND_URL
+
+BASE_URL = os.environ.get("OPENAI_BASE_URL", LOCAL_BACKEND_URL)
 
 
 class Person(BaseModel):

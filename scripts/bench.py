@@ -23,14 +23,13 @@ from pathlib import Path
 import nbformat
 from openai import OpenAI
 
+from helpers.kernel.meter import Meter
 from helpers.keys import PLACEHOLDER_KEY
 from helpers.paths import NOTEBOOKS, RECORDINGS, ROOT
+from helpers.replay.interaction import source_kind
 from helpers.replay.recording import Recording
 from helpers.replay.server import CourseServer
-from helpers.usage import Meter
-
-sys.path.insert(0, str(ROOT))
-from tests.fake_upstream import FakeUpstream  # noqa: E402  (the tests' fake OpenAI server)
+from helpers.testing.fake_upstream import FakeUpstream
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SANITIZE = ROOT / "tests" / "nbval-sanitize.cfg"
@@ -100,7 +99,7 @@ def live_cost() -> tuple[float, int, int]:
     meter = Meter()
     for path in sorted(RECORDINGS.glob("*.json")):
         for item in Recording.load(path).interactions:
-            if item.get("source", {}).get("kind") in ("model", "fixture"):
+            if source_kind(item) in ("model", "fixture"):
                 meter.add(item["request"], item["response"])
     unpriced = sum(1 for call in meter.calls if call.usd is None)
     return meter.total_usd, len(meter.calls), unpriced

@@ -13,10 +13,9 @@ import sys
 import time
 import urllib.request
 
-from helpers.authoring import clean_file
 from helpers.paths import NOTEBOOKS
-
-LOCAL_BACKEND = "http://127.0.0.1:8011/v1"
+from helpers.replay.wire import LOCAL_BACKEND_URL as LOCAL_BACKEND
+from helpers.tooling.authoring import clean_file
 
 
 def upstream(backend: str) -> dict[str, str]:

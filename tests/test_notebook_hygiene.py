@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.authoring import clean, dumps
 from helpers.paths import NOTEBOOKS, ROOT, recording_path
+from helpers.tooling.authoring import clean, dumps
 
 ALL = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +31,7 @@ def code_cells(path: Path) -> list[dict]:
 def test_valid_and_free_of_volatile_metadata(path: Path) -> None:
     nbformat.validate(nbformat.read(path, as_version=4))
     text = path.read_text(encoding="utf-8")
-    assert dumps(clean(json.loads(text))) == text, f"run helpers.authoring.clean_file('{path.name}')"
+    assert dumps(clean(json.loads(text))) == text, f"run helpers.tooling.authoring.clean_file('{path.name}')"
 
 
 @pytest.mark.parametrize("path", ALL, ids=ids(ALL))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from .interaction import StoredRequest
 
 MIB = 1024 * 1024
 MB = 1000 * 1000
@@ -19,7 +20,7 @@ UPLOAD_LIMITS = [
 ]
 
 
-def upload_problem(request: dict[str, Any]) -> str | None:
+def upload_problem(request: StoredRequest) -> str | None:
     """Why an upload is too large for its endpoint, or None."""
     files = (request.get("multipart") or {}).get("files") or {}
     path = request["path"].split("?")[0]
