@@ -1,6 +1,6 @@
 # The course's commands. Needs only python3 and make: Poetry is bootstrapped into .tools/ if missing.
 #   make lab                 open the course in JupyterLab (replay mode: no key needed)
-#   make test                run every test: helpers, recordings, and every notebook under nbval
+#   make test                run every check and test: lint, types, helpers, recordings, every notebook (nbval)
 #   make record NB=03_parameters [BACKEND=local]   re-run notebooks in record mode, in place
 #   make local-backend       start the offline OpenAI-compatible server of real small models (installs it once)
 #   make site                build the course as a static web site, with the recorded outputs, into site/
@@ -42,14 +42,19 @@ lab: install
 	COURSE_BACKEND=$(BACKEND) $(RUN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
 		--ServerApp.root_dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: install
+test: install lint
 	$(RUN)/python -m pytest
 
 test-fast: install
 	$(RUN)/python -m pytest tests
 
+# Static checks (make test runs them first): style, types (mypy, configured in pyproject.toml), every imported
+# package declared (deptry), and the import contracts between the course's packages (import-linter).
 lint: install
-	$(RUN)/ruff check helpers tests scripts notebooks local_backend
+	$(RUN)/ruff check helpers tests scripts notebooks local_backend webapp
+	$(RUN)/mypy
+	$(RUN)/deptry .
+	$(RUN)/lint-imports
 
 record: install
 	$(RUN)/python scripts/record.py --backend $(BACKEND) $(NB)

@@ -174,8 +174,9 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         os.environ["OPENAI_BASE_URL"] = base_url
         os.environ["OPENAI_API_KEY"] = keys.PLACEHOLDER_KEY
         banner = f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
-        session = Session(notebook, chosen, base_url, banner, recording, server, usage=Meter())
-        server.meter = session.usage.add
+        meter = Meter()
+        session = Session(notebook, chosen, base_url, banner, recording, server, usage=meter)
+        server.meter = meter.add
     else:
         configured_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
         key = check_key(chosen, configured_url, key_origin)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from helpers.kernel.meter import Meter
 from helpers.keys import PLACEHOLDER_KEY
@@ -69,7 +70,7 @@ def replay_latency(folder: Path, requests: int) -> dict[str, tuple[float, float]
     path = folder / "bench.json"
     recorder = CourseServer(Recording(path=path, notebook="bench"), "record", upstream=fake.url)
     client = OpenAI(api_key="sk-test-" + "b" * 24, base_url=recorder.start(), max_retries=0)
-    messages = [{"role": "user", "content": "Say hello"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
     client.chat.completions.create(model="gpt-5.4-mini", messages=messages)
     list(client.chat.completions.create(model="gpt-5.4-mini", messages=messages, stream=True))
     recorder.stop()

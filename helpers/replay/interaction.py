@@ -95,7 +95,7 @@ class Source(TypedDict, total=False):
 
     kind: SourceKind
     requested: str
-    answered_by: str
+    answered_by: str | None  # null when the answer named no model
     note: str
 
 
@@ -110,9 +110,17 @@ class Interaction(_InteractionBase, total=False):
 
 # -- derived facts -----------------------------------------------------------------------------------------------
 
+def uploaded_files(request: StoredRequest) -> dict[str, list[FileSummary]]:
+    """The files of a multipart request, each field with every file sent under it (empty for any other)."""
+    multipart = request.get("multipart")
+    files = multipart["files"] if multipart else {}
+    return {name: value if isinstance(value, list) else [value] for name, value in files.items()}
+
+
 def form_fields(request: StoredRequest) -> dict[str, str | list[str]]:
     """The form fields of a multipart request (empty for any other)."""
-    return (request.get("multipart") or {}).get("fields") or {}
+    multipart = request.get("multipart")
+    return multipart["fields"] if multipart else {}
 
 
 def json_body(request: StoredRequest) -> dict[str, Any]:
@@ -193,7 +201,8 @@ def stored_body(content_type: str, body: bytes) -> StoredResponse:
 
 def error_message(response: StoredResponse) -> str | None:
     """``error.message`` of an OpenAI-shaped error response, if it has one."""
-    error = (response.get("json") or {}).get("error") if isinstance(response.get("json"), dict) else None
+    body = response.get("json")
+    error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     return message if isinstance(message, str) else None
 

@@ -17,7 +17,8 @@ LOOPBACK = "127.0.0.1"
 LOCAL_BACKEND_PORT = 8011
 LOCAL_BACKEND_URL = f"http://{LOOPBACK}:{LOCAL_BACKEND_PORT}/v1"
 # Connections the kernel queues while every thread is busy accepting. socketserver's default of 5 drops a burst
-# of clients (20 at once gave reset connections); 128 is Linux's SOMAXCONN default, so nothing is refused.
+# of clients: with 20 at once the kernel overflowed that queue and clients saw reset connections. 128 covers any
+# burst a lesson or test sends (the kernel caps it at net.core.somaxconn).
 LISTEN_BACKLOG = 128
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
 
@@ -63,7 +64,7 @@ def parse_form(content_type: str, body: bytes) -> tuple[dict[str, list[str]], di
 def read_body(handler: BaseHTTPRequestHandler) -> bytes:
     """The request body, whether sent with Content-Length or with chunked transfer encoding."""
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
