@@ -32,8 +32,11 @@ $(TOOLS)/poetry/bin/poetry:
 	$(PYTHON) -m venv $(TOOLS)/poetry
 	$(TOOLS)/poetry/bin/python -m pip install --quiet --disable-pip-version-check "poetry==$(POETRY_VERSION)"
 
+# --compile, and compileall for a venv installed before: bytecode for every package, so a notebook kernel imports
+# openai, pandas or scikit-learn from .pyc files (where PYTHONDONTWRITEBYTECODE is set it would recompile them each time).
 $(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
 	$(POETRY) install --with dev --no-interaction --compile
+	$(RUN)/python -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_paths()['purelib'], quiet=2, workers=0)" > /dev/null
 	@touch $@
 
 install: $(VENV)/.installed

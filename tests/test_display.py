@@ -7,7 +7,7 @@ import re
 import tiktoken
 
 from helpers import tokens
-from helpers.display import TokenView, piece_text, show_tokens
+from helpers.token_display import TokenView, piece_text, show_tokens
 
 
 def encoding() -> tiktoken.Encoding:

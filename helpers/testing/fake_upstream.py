@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..replay.canon import parse_multipart
+from ..replay.wire import openai_error
 
 STREAM_WORDS = ["Once", " upon", " a", " time", "."]
 STREAM_GAP = 0.05  # seconds between streamed events
@@ -69,8 +70,7 @@ class FakeUpstream:
                 {"id": "fake-model", "object": "model", "created": 1, "owned_by": "tests"}]})
         if path == "/v1/leak":
             return self.send(h, 200, {"note": f"a key that must never be recorded: {LEAKED_KEY}"})
-        return self.send(h, 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error",
-                                            "param": None, "code": None}})
+        return self.send(h, 404, openai_error(f"no route {path}", None))
 
     @staticmethod
     def chat(payload: dict[str, Any]) -> dict[str, Any]:
