@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import openai
 from dotenv import dotenv_values, load_dotenv
 
-from . import keys, tokens
+from . import keys
 from .errors import ConfigError
+from .kernel import tokens
 from .kernel.meter import Meter, cap_from_env
 from .paths import ROOT, recording_path
 from .replay.interaction import MODES as BACKENDS

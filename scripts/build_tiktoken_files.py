@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from helpers.tokens import ENCODINGS, SHIPPED
+from helpers.kernel.tokens import ENCODINGS, SHIPPED
 
 NPM_PACKAGE = "tiktoken@1.0.22"
 

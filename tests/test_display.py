@@ -6,7 +6,7 @@ import re
 
 import tiktoken
 
-from helpers import tokens
+from helpers.kernel import tokens
 from helpers.token_display import TokenView, piece_text, show_tokens
 
 

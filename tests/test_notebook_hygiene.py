@@ -77,3 +77,13 @@ def test_ruff_is_clean_on_code_and_notebooks() -> None:
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_parallel_nbval_keeps_each_notebook_on_one_worker() -> None:
+    """pytest-xdist's default ``--dist load`` spreads one notebook's cells over workers (NameError in later cells);
+    ``loadfile`` runs each notebook's cells in order, in one kernel."""
+    found = re.search(r'^addopts = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    assert found, "pyproject.toml has no [tool.pytest.ini_options] addopts line"
+    addopts = found.group(1).split()
+    if "-n" in addopts or any(a.startswith("--numprocesses") for a in addopts):
+        assert addopts[addopts.index("--dist") + 1] in ("loadfile", "loadscope"), addopts
