@@ -91,7 +91,7 @@ browser-test: browser-install site
 
 # -- The optional local backend (local_backend/README.md): its own pip venv, not Poetry (torch CPU, llama.cpp build).
 LOCAL_VENV := .venv-local
-LOCAL_PORT ?= 8011
+LOCAL_PORT ?= $(shell $(PYTHON) -c "from helpers.replay.wire import LOCAL_BACKEND_PORT; print(LOCAL_BACKEND_PORT)")
 
 $(LOCAL_VENV)/.installed: local_backend/requirements.txt local_backend/requirements-nodeps.txt
 	@echo "Installing the local backend into $(LOCAL_VENV) (once; compiling llama.cpp takes a few minutes)..."

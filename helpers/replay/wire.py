@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
-# Where the course's local backend listens (``make local-backend``; the Makefile's LOCAL_PORT says the same).
+# Where the course's local backend listens (``make local-backend``: the Makefile reads its LOCAL_PORT from here).
 LOCAL_BACKEND_PORT = 8011
 LOCAL_BACKEND_URL = f"http://{LOOPBACK}:{LOCAL_BACKEND_PORT}/v1"
 # Connections the kernel queues while every thread is busy accepting. socketserver's default of 5 drops a burst
