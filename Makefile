@@ -1,6 +1,6 @@
 # The course's commands. Needs only python3 and make: Poetry is bootstrapped into .tools/ if missing.
 #   make lab                 open the course in JupyterLab (replay mode: no key needed)
-#   make test                run every test: helpers, recordings, and every notebook under nbval
+#   make test                run every check and test: lint, types, helpers, recordings, every notebook (nbval)
 #   make record NB=03_parameters [BACKEND=local]   re-run notebooks in record mode, in place
 #   make local-backend       start the offline OpenAI-compatible server of real small models (installs it once)
 #   make site                build the course as a static web site, with the recorded outputs, into site/
@@ -32,8 +32,11 @@ $(TOOLS)/poetry/bin/poetry:
 	$(PYTHON) -m venv $(TOOLS)/poetry
 	$(TOOLS)/poetry/bin/python -m pip install --quiet --disable-pip-version-check "poetry==$(POETRY_VERSION)"
 
+# --compile, and compileall for a venv installed before: bytecode for every package, so a notebook kernel imports
+# openai, pandas or scikit-learn from .pyc files (where PYTHONDONTWRITEBYTECODE is set it would recompile them each time).
 $(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
-	$(POETRY) install --with dev --no-interaction
+	$(POETRY) install --with dev --no-interaction --compile
+	$(RUN)/python -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_paths()['purelib'], quiet=2, workers=0)" > /dev/null
 	@touch $@
 
 install: $(VENV)/.installed
@@ -42,14 +45,19 @@ lab: install
 	COURSE_BACKEND=$(BACKEND) $(RUN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
 		--ServerApp.root_dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: install
+test: install lint
 	$(RUN)/python -m pytest
 
 test-fast: install
 	$(RUN)/python -m pytest tests
 
+# Static checks (make test runs them first): style, types (mypy, configured in pyproject.toml), every imported
+# package declared (deptry), and the import contracts between the course's packages (import-linter).
 lint: install
-	$(RUN)/ruff check helpers tests scripts notebooks local_backend
+	$(RUN)/ruff check helpers tests scripts notebooks local_backend webapp
+	$(RUN)/mypy
+	$(RUN)/deptry .
+	$(RUN)/lint-imports
 
 record: install
 	$(RUN)/python scripts/record.py --backend $(BACKEND) $(NB)
@@ -73,7 +81,7 @@ record-webapp: install
 		$(RUN)/python -m webapp --ask-samples
 
 $(VENV)/.browser-installed: $(VENV)/.installed
-	$(POETRY) install --with dev,browser --no-interaction
+	$(POETRY) install --with dev,browser --no-interaction --compile
 	@touch $@
 
 browser-install: $(VENV)/.browser-installed
@@ -83,7 +91,7 @@ browser-test: browser-install site
 
 # -- The optional local backend (local_backend/README.md): its own pip venv, not Poetry (torch CPU, llama.cpp build).
 LOCAL_VENV := .venv-local
-LOCAL_PORT ?= 8011
+LOCAL_PORT ?= $(shell $(PYTHON) -c "from helpers.replay.wire import LOCAL_BACKEND_PORT; print(LOCAL_BACKEND_PORT)")
 
 $(LOCAL_VENV)/.installed: local_backend/requirements.txt local_backend/requirements-nodeps.txt
 	@echo "Installing the local backend into $(LOCAL_VENV) (once; compiling llama.cpp takes a few minutes)..."

@@ -13,17 +13,19 @@ Flex discounts, regional uplifts, per-call tool fees. Treat results as estimates
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import CourseError
 from .paths import DATA
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRICES = DATA / "prices.csv"
 PER_MILLION = "1M tokens"
@@ -53,7 +55,15 @@ class Price:
 
 @cache
 def _table(path: Path) -> pd.DataFrame:
+    import pandas as pd  # only for the table itself: pricing one call (the meter, in every kernel) needs no pandas
+
     return pd.read_csv(path, dtype={"model": str, "checked_on": str})
+
+
+@cache
+def _rows(path: Path) -> tuple[dict[str, str], ...]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return tuple(csv.DictReader(fh))
 
 
 def load_prices(path: Path = PRICES) -> pd.DataFrame:
@@ -63,32 +73,33 @@ def load_prices(path: Path = PRICES) -> pd.DataFrame:
 
 def known_models(path: Path = PRICES) -> list[str]:
     """Model ids that have a price."""
-    return list(_table(Path(path))["model"])
+    return [row["model"] for row in _rows(Path(path))]
 
 
 def _amount(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return None if isinstance(value, float) and math.isnan(value) else float(value)
 
 
 def price_of(model: str, path: Path = PRICES) -> Price:
     """The price row for ``model``; a dated snapshot (``gpt-5.4-mini-2026-03-17``) uses its alias's row."""
-    table = _table(Path(path))
+    rows = _rows(Path(path))
     for candidate in dict.fromkeys((model, _SNAPSHOT.sub("", model))):
-        rows = table[table["model"] == candidate]
-        if len(rows):
-            row = rows.iloc[0]
+        row = next((r for r in rows if r["model"] == candidate), None)
+        if row is not None:
             return Price(
                 model=candidate,
-                kind=str(row["kind"]),
-                unit=str(row["unit"]),
-                input=float(row["input_usd"]),
+                kind=row["kind"],
+                unit=row["unit"],
+                input=float(row["input_usd"] or "nan"),
                 cached_input=_amount(row["cached_input_usd"]),
                 output=_amount(row["output_usd"]),
-                checked_on=str(row["checked_on"]),
-                verified=bool(row["verified"]),
+                checked_on=row["checked_on"],
+                verified=row["verified"].strip().lower() == "true",
             )
     raise UnknownModelError(
-        f"No price for model {model!r} in {Path(path).name}. Known models: {', '.join(table['model'])}. "
+        f"No price for model {model!r} in {Path(path).name}. Known models: {', '.join(known_models(path))}. "
         "Add a row (with the date you checked and your source) to price another model."
     )
 

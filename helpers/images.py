@@ -57,7 +57,7 @@ def data_url(image: bytes, mime: str = "image/png") -> str:
 
 def on_checkerboard(rgba: np.ndarray, square: int = 8) -> np.ndarray:
     """An RGBA array composited over a grey checkerboard, so transparent areas show as a pattern."""
-    data = np.asarray(rgba, dtype=np.float32)
+    data: np.ndarray = np.asarray(rgba, dtype=np.float32)
     if data.max() > 1:
         data = data / 255
     h, w = data.shape[:2]

@@ -19,16 +19,17 @@ from urllib.parse import urlsplit
 import openai
 from dotenv import dotenv_values, load_dotenv
 
-from . import keys, tokens
+from . import keys
 from .errors import ConfigError, brief
+from .kernel import tokens
+from .kernel.meter import Meter, cap_from_env
 from .paths import ROOT, recording_path
+from .replay.interaction import MODES as BACKENDS
+from .replay.interaction import REPLAY_ERROR_CODES
 from .replay.recording import Recording, _rel
 from .replay.server import CourseServer
-from .usage import Meter, cap_from_env
 
-BACKENDS = ("replay", "live", "record")
 OPENAI_URL = "https://api.openai.com/v1"
-REPLAY_ERROR_CODES = ("replay_miss", "replay_no_recording")
 
 
 @dataclass
@@ -213,8 +214,9 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         os.environ["OPENAI_BASE_URL"] = base_url
         os.environ["OPENAI_API_KEY"] = keys.PLACEHOLDER_KEY
         banner = replay_banner(notebook, recording)
-        session = Session(notebook, chosen, base_url, banner, recording, server, usage=Meter())
-        server.meter = session.usage.add
+        meter = Meter()
+        session = Session(notebook, chosen, base_url, banner, recording, server, usage=meter)
+        server.meter = meter.add
     else:
         configured_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
         key = check_key(chosen, configured_url, key_origin)

@@ -1,137 +1,25 @@
-"""Usage of a notebook's API calls, its estimated cost, and the live spending cap (``COURSE_MAX_USD``).
+"""Usage and estimated cost of this notebook's API calls: ``usage.summary()`` shows the table.
 
-The course server shows every answer to a :class:`Meter`, which reads its ``usage`` and prices it from
-``data/prices.csv``. In live and record mode against OpenAI, a call is refused once the notebook's estimated
-spend has reached the cap (1.00 USD unless ``COURSE_MAX_USD`` says otherwise; ``none`` turns it off).
-In replay the same table shows what the recorded calls would have cost live.
+The course server shows every answer to a meter (:mod:`helpers.kernel.meter`), which adds up its ``usage`` and
+prices it from ``data/prices.csv``; in live and record mode against OpenAI it also enforces ``COURSE_MAX_USD``.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from .cost import UnknownModelError, estimate_cost, usage_tokens
 from .errors import ConfigError
+from .kernel.meter import DEFAULT_CAP_USD, Call, Meter, cap_from_env, find_usage
+from .session import current
 
-DEFAULT_CAP_USD = 1.00
+if TYPE_CHECKING:
+    import pandas as pd
 
-
-@dataclass
-class Call:
-    """One metered API call."""
-
-    path: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    usd: float | None  # None when the price table has no row for the model
-
-
-def cap_from_env(value: str | None = None, *, paid: bool = True) -> float | None:
-    """The cap in USD from ``COURSE_MAX_USD``: a number, or ``none``; by default 1.00 for paid upstreams."""
-    raw = (value if value is not None else os.environ.get("COURSE_MAX_USD", "")).strip().lower()
-    if raw in ("none", "off", "no"):
-        return None
-    if not raw:
-        return DEFAULT_CAP_USD if paid else None
-    try:
-        cap = float(raw)
-    except ValueError:
-        raise ConfigError(f"COURSE_MAX_USD={raw!r} is not a number of dollars (e.g. 0.50) or 'none'.") from None
-    if cap < 0:
-        raise ConfigError("COURSE_MAX_USD cannot be negative.")
-    return cap
-
-
-def find_usage(response: dict[str, Any]) -> Any:
-    """The ``usage`` of a stored response: its JSON body, or the last stream event that carries one."""
-    body = response.get("json")
-    if isinstance(body, dict) and body.get("usage"):
-        return body["usage"]
-    for event in reversed(response.get("events", [])):
-        data = event.get("data")
-        if isinstance(data, dict):
-            if data.get("usage"):
-                return data["usage"]
-            inner = data.get("response")
-            if isinstance(inner, dict) and inner.get("usage"):
-                return inner["usage"]
-    return None
-
-
-class Meter:
-    """Adds up the calls of one notebook session; ``gate`` refuses a call once the cap is reached."""
-
-    def __init__(self, cap_usd: float | None = None, price_model: str | None = None) -> None:
-        self.cap_usd = cap_usd
-        self.price_model = price_model  # price every call as this model (e.g. a local stand-in's role)
-        self.calls: list[Call] = []
-        self._lock = threading.Lock()
-
-    def add(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Record one answer (called by the course server). Only a POST generates (and bills) tokens: fetching a
-        stored response again (``GET /v1/responses/{id}``) returns its usage but costs nothing."""
-        if request.get("method", "POST") != "POST":
-            return
-        usage = find_usage(response)
-        if usage is None or response.get("status", 200) >= 400:
-            return
-        from .replay.server import model_in
-
-        form = (request.get("multipart") or {}).get("fields") or {}  # uploads (image edits, audio) are forms
-        requested = (request.get("json") or {}).get("model") or form.get("model") or ""
-        answered = model_in(response) or requested
-        try:
-            tokens = usage_tokens(usage)
-        except TypeError:
-            return
-        usd = None
-        for model in filter(None, (self.price_model, answered, requested)):
-            try:
-                usd = estimate_cost(model, *tokens[:2], cached_tokens=tokens[2])
-                break
-            except (UnknownModelError, ValueError):
-                continue
-        with self._lock:
-            self.calls.append(Call(request["path"], answered, *tokens, usd))
-
-    @property
-    def total_usd(self) -> float:
-        return sum(c.usd or 0.0 for c in self.calls)
-
-    def gate(self, request: dict[str, Any]) -> str | None:
-        """A refusal message when the cap is reached, else None."""
-        if self.cap_usd is None or self.total_usd < self.cap_usd:
-            return None
-        return (
-            f"Spending cap reached: this notebook's calls have cost an estimated ${self.total_usd:.4f}, and "
-            f"COURSE_MAX_USD is {self.cap_usd:.2f}. Nothing was sent. Raise COURSE_MAX_USD in .env (or set it "
-            "to 'none'), then rerun the setup cell."
-        )
-
-    def summary(self) -> pd.DataFrame:
-        """Calls, tokens and estimated cost per endpoint and model."""
-        columns = ["path", "model", "calls", "input_tokens", "output_tokens", "cached_tokens", "usd"]
-        if not self.calls:
-            return pd.DataFrame(columns=columns)
-        frame = pd.DataFrame([c.__dict__ for c in self.calls]).assign(calls=1)
-        table = frame.groupby(["path", "model"], as_index=False).agg(
-            calls=("calls", "sum"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-            cached_tokens=("cached_tokens", "sum"), usd=("usd", lambda s: s.sum(min_count=1)),
-        )
-        return table[columns]
+__all__ = ["DEFAULT_CAP_USD", "Call", "Meter", "cap_from_env", "find_usage", "summary"]
 
 
 def summary() -> pd.DataFrame:
     """The usage table of this notebook's session so far (see :meth:`Meter.summary`)."""
-    from .session import current
-
     session = current()
     if session is None or session.usage is None:
         raise ConfigError("Run setup(\"<notebook>\") first: usage is counted by the course's server.")

@@ -14,45 +14,36 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from email import policy
-from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdlib only)
+    CLIENT_GONE,
+    LOCAL_BACKEND_PORT,
     LoopbackServer,
+    parse_form,
     read_body,
     send_bytes,
     send_chunk,
+    start_chunked,
 )
 
 from . import audio, batches, chat, completions, embeddings, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
-DEFAULT_PORT = 8011
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
+DEFAULT_PORT = LOCAL_BACKEND_PORT
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
     """Form fields (repeated names become lists) and files (name -> (filename, bytes))."""
-    message = BytesParser(policy=policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
-    if not message.is_multipart():
-        raise ApiError("Expected a multipart/form-data body.", None, "invalid_request")
-    fields: dict[str, Any] = {}
-    files: dict[str, tuple[str, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            files[str(name)] = (part.get_filename() or "upload", data)
-        elif name in fields:
-            previous = fields[name]
-            fields[name] = [*previous, data.decode()] if isinstance(previous, list) else [previous, data.decode()]
-        else:
-            fields[str(name)] = data.decode()
+    try:
+        sent, uploads = parse_form(content_type, body)
+    except ValueError:
+        raise ApiError("Expected a multipart/form-data body.", None, "invalid_request") from None
+    fields: dict[str, Any] = {name: values[0] if len(values) == 1 else values for name, values in sent.items()}
+    files = {name: (parts[-1].filename or "upload", parts[-1].data) for name, parts in uploads.items()}
     return fields, files
 
 
@@ -248,12 +239,8 @@ def stream(h: BaseHTTPRequestHandler, headers: dict[str, str], first: tuple[str 
         send_chunk(h, data)
 
     try:
-        h.send_response(200)
-        for name, value in (headers | {"Content-Type": "text/event-stream; charset=utf-8"}).items():
-            h.send_header(name, value)
-        h.send_header("Transfer-Encoding", "chunked")
-        h.send_header("Cache-Control", "no-cache")
-        h.end_headers()
+        start_chunked(h, 200, headers | {"Content-Type": "text/event-stream; charset=utf-8",
+                                         "Cache-Control": "no-cache"})
         chunk(sse(*first))
         try:
             for event in rest:

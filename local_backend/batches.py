@@ -67,7 +67,7 @@ class Batches:
             raise invalid("endpoint", f"must be one of {', '.join(ENDPOINTS)} on the local backend.")
         if window != "24h":
             raise invalid("completion_window", "must be '24h'.")
-        content = self.files.contents.get(body.get("input_file_id"))
+        content = self.files.contents.get(str(body.get("input_file_id")))
         if content is None:
             raise ApiError(f"Invalid file id: {body.get('input_file_id')!r} was not uploaded to this server.",
                            "input_file_id", "invalid_file")

@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from openai import OpenAI
 from pydantic import BaseModel
 
-BASE_URL = os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8011/v1")
+from helpers.replay.wire import LOCAL_BACKEND_URL
+
+BASE_URL = os.environ.get("OPENAI_BASE_URL", LOCAL_BACKEND_URL)
 
 
 class Person(BaseModel):
@@ -33,6 +36,7 @@ def rate(client: OpenAI, kind: str) -> None:
     """Generation speed from a stream: tokens after the first, over the time after the first."""
     first = last = 0.0
     started = time.perf_counter()
+    stream: Iterable[Any]
     if kind == "chat":
         stream = client.chat.completions.create(
             model="gpt-5.4-mini", messages=[{"role": "user", "content": "Write a long story about a lighthouse."}],

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from helpers.replay.wire import openai_error
+
 T = TypeVar("T")
 
 # Every answer carries this `created` time: a fixed instant, so identical requests give identical bytes.
@@ -28,7 +30,7 @@ class ApiError(Exception):
         self.message, self.param, self.code, self.status, self.kind = message, param, code, status, kind
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+        return openai_error(self.message, self.code, self.kind, self.param)
 
 
 def unsupported(param: str, why: str) -> ApiError:

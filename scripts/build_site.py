@@ -27,9 +27,9 @@ from nbconvert import HTMLExporter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # when run as a script from elsewhere; helpers is also installed in the venv
 
-from helpers.lessons import Lesson, lessons, short_title  # noqa: E402
 from helpers.paths import NOTEBOOKS, recording_path  # noqa: E402
 from helpers.replay.recording import Recording  # noqa: E402
+from helpers.tooling.lessons import Lesson, lessons, short_title  # noqa: E402
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 REQUIRE_JS = re.compile(r'<script src="[^"]*require\.js[^"]*">\s*</script>\s*')

@@ -16,14 +16,14 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from helpers.tokens import ENCODINGS, SHIPPED
+from helpers.kernel.tokens import ENCODINGS, SHIPPED
 
 NPM_PACKAGE = "tiktoken@1.0.22"
 
 
 def rebuild(bpe_ranks: str) -> bytes:
     """npm stores ranks as lines '! <first rank> tok tok ...'; tiktoken wants 'tok rank' per line."""
-    out = []
+    out: list[str] = []
     for line in filter(None, bpe_ranks.split("\n")):
         marker, start, *tokens = line.split(" ")
         if marker != "!":
@@ -41,6 +41,8 @@ def main(tgz: str | None = None) -> None:
         with tarfile.open(tgz) as archive:
             for name, sha256 in ENCODINGS.items():
                 member = archive.extractfile(f"package/encoders/{name}.json")
+                if member is None:
+                    raise SystemExit(f"{tgz} has no package/encoders/{name}.json")
                 data = rebuild(json.load(member)["bpe_ranks"])
                 if hashlib.sha256(data).hexdigest() != sha256:
                     raise SystemExit(f"{name}: rebuilt file does not match tiktoken's sha256")

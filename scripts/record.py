@@ -15,12 +15,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from helpers.authoring import clean_file, dumps
 from helpers.paths import NOTEBOOKS, recording_path
 from helpers.replay.recording import Recording
+from helpers.replay.wire import LOCAL_BACKEND_URL as LOCAL_BACKEND
 from helpers.session import replay_banner
-
-LOCAL_BACKEND = "http://127.0.0.1:8011/v1"
+from helpers.tooling.authoring import clean_file, dumps
 
 
 def upstream(backend: str) -> dict[str, str]:

@@ -13,8 +13,7 @@ from helpers import session
 from helpers.keys import PLACEHOLDER_KEY
 from helpers.replay.recording import Recording
 from helpers.replay.server import CourseServer
-
-from .fake_upstream import FakeUpstream
+from helpers.testing.fake_upstream import FakeUpstream
 
 # The real-browser tests (tests/browser/) need chromium and about a minute: `make browser-test` runs them.
 collect_ignore = [] if os.environ.get("COURSE_BROWSER_TESTS") else ["browser"]

@@ -6,8 +6,8 @@ import re
 
 import tiktoken
 
-from helpers import tokens
-from helpers.display import TokenView, piece_text, show_tokens
+from helpers.kernel import tokens
+from helpers.token_display import TokenView, piece_text, show_tokens
 
 
 def encoding() -> tiktoken.Encoding:

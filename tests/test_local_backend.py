@@ -435,7 +435,7 @@ def _batch_file(client: OpenAI, lines: list[dict]) -> str:
 
 
 def test_batch_runs_each_request_while_polled(client: OpenAI) -> None:
-    from helpers.replay.validate import check_interaction
+    from helpers.tooling.validate import check_interaction
 
     lines = [{"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
               "body": {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": f"Question {i}"}],

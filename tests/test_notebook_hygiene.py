@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.authoring import clean, dumps
 from helpers.paths import NOTEBOOKS, ROOT, recording_path
+from helpers.tooling.authoring import clean, dumps
 
 ALL = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +31,7 @@ def code_cells(path: Path) -> list[dict]:
 def test_valid_and_free_of_volatile_metadata(path: Path) -> None:
     nbformat.validate(nbformat.read(path, as_version=4))
     text = path.read_text(encoding="utf-8")
-    assert dumps(clean(json.loads(text))) == text, f"run helpers.authoring.clean_file('{path.name}')"
+    assert dumps(clean(json.loads(text))) == text, f"run helpers.tooling.authoring.clean_file('{path.name}')"
 
 
 @pytest.mark.parametrize("path", ALL, ids=ids(ALL))
@@ -88,3 +88,13 @@ def test_no_cell_reads_the_first_output_item(path: Path) -> None:
     cells = json.loads(path.read_text())["cells"]
     found = [n for n, cell in enumerate(cells) if FIRST_OUTPUT.search("".join(cell["source"]))]
     assert not found, f"cells {found} read .output[0]; use response.output_text or filter output by item type"
+
+
+def test_parallel_nbval_keeps_each_notebook_on_one_worker() -> None:
+    """pytest-xdist's default ``--dist load`` spreads one notebook's cells over workers (NameError in later cells);
+    ``loadfile`` runs each notebook's cells in order, in one kernel."""
+    found = re.search(r'^addopts = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    assert found, "pyproject.toml has no [tool.pytest.ini_options] addopts line"
+    addopts = found.group(1).split()
+    if "-n" in addopts or any(a.startswith("--numprocesses") for a in addopts):
+        assert addopts[addopts.index("--dist") + 1] in ("loadfile", "loadscope"), addopts

@@ -13,7 +13,7 @@ from helpers import model_rules
 from helpers.keys import find_secrets
 from helpers.paths import RECORDINGS, ROOT
 from helpers.replay.recording import Recording
-from helpers.replay.validate import check_interaction
+from helpers.tooling.validate import check_interaction
 
 RECORDED = sorted(RECORDINGS.glob("*.json"))
 
@@ -79,7 +79,7 @@ def test_no_committed_file_holds_a_key_or_organisation_id() -> None:
 
 
 def test_echoed_first_token_may_have_a_null_logprob() -> None:
-    from helpers.replay.validate import check_interaction
+    from helpers.tooling.validate import check_interaction
 
     logprobs = {"tokens": ["The", " fox"], "token_logprobs": [None, -1.5], "top_logprobs": [None, {" fox": -1.5}],
                 "text_offset": [0, 3]}

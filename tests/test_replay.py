@@ -16,9 +16,9 @@ from openai import AsyncOpenAI, OpenAI
 
 from helpers.keys import PLACEHOLDER_KEY
 from helpers.replay.canon import match_key, stored_request
+from helpers.testing.fake_upstream import LEAKED_KEY, STREAM_GAP, STREAM_WORDS
 
 from .conftest import USER_KEY
-from .fake_upstream import LEAKED_KEY, STREAM_GAP, STREAM_WORDS
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 

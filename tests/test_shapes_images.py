@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.images import data_url, from_png, on_checkerboard, png_size, to_png
-from helpers.shapes import COLOURS, SHAPES, SIZE, caption, draw, make_dataset, shape_mask
+from helpers.shape_dataset import COLOURS, SHAPES, SIZE, caption, draw, make_dataset, shape_mask
 
 
 def test_dataset_is_seeded_and_captioned() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from helpers.authoring import dumps
-from helpers.lessons import lessons, read_lesson, short_title
 from helpers.paths import NOTEBOOKS, ROOT
+from helpers.tooling.authoring import dumps
+from helpers.tooling.lessons import lessons, read_lesson, short_title
 
 LESSON_FILES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 

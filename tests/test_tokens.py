@@ -13,7 +13,7 @@ import tiktoken
 import tiktoken.registry
 import tiktoken_ext.openai_public
 
-from helpers import tokens
+from helpers.kernel import tokens
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from helpers.lessons import Lesson, lessons
 from helpers.model_ids import models
 from helpers.paths import RECORDINGS
+from helpers.tooling.lessons import Lesson, lessons
 from webapp.ask import SAMPLE_QUESTIONS, ask, relevant
 from webapp.server import MAX_BODY, MAX_QUESTION, STATIC, App, CourseChatServer
 

@@ -15,7 +15,7 @@ from typing import Any
 from openai import OpenAI
 
 from helpers import current, models, setup
-from helpers.lessons import lessons, short_title
+from helpers.tooling.lessons import lessons, short_title
 
 from .ask import SAMPLE_QUESTIONS, ask
 from .server import App, CourseChatServer

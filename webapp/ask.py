@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.lessons import Lesson, short_title
+from helpers.tooling.lessons import Lesson, short_title
 
 MAX_LESSONS = 3  # lessons put into the instructions for one question
 MAX_OUTPUT_TOKENS = 120

@@ -16,20 +16,22 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from string import Template
 from typing import Any
 
 import openai
 
-HOST = "127.0.0.1"
+from helpers.replay.interaction import REPLAY_ERROR_CODES
+from helpers.replay.wire import LOOPBACK, QuietThreadingServer
+
+HOST = LOOPBACK
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"/static/app.js": "text/javascript; charset=utf-8", "/static/style.css": "text/css; charset=utf-8"}
 MAX_BODY = 8 * 1024  # bytes of a request body
 MAX_QUESTION = 500  # characters of a question
 DRAIN_LIMIT = 1024 * 1024  # an oversized body up to this size is read and dropped before the 413
-REPLAY_MISS_CODES = ("replay_miss", "replay_no_recording")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -78,7 +80,7 @@ def parse_question(content_type: str | None, body: bytes) -> str:
 
 def explain_api_error(exc: openai.OpenAIError, backend: str) -> AskProblem:
     """What the page says when the model backend fails."""
-    if isinstance(exc, openai.APIStatusError) and getattr(exc, "code", None) in REPLAY_MISS_CODES:
+    if isinstance(exc, openai.APIStatusError) and getattr(exc, "code", None) in REPLAY_ERROR_CODES:
         return AskProblem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "This question is not in the recording. In replay mode the page can answer only the recorded "
@@ -217,8 +219,8 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
 
-class CourseChatServer(ThreadingHTTPServer):
-    daemon_threads = True
+class CourseChatServer(QuietThreadingServer):
+    """The chatbot's threading server on 127.0.0.1 (a burst of clients queues; nothing is dropped)."""
 
     def __init__(self, app: App, port: int = 0, quiet: bool = False) -> None:
         self.app = app

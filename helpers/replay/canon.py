@@ -8,12 +8,13 @@ boundary of a multipart upload (files are compared by their sha256).
 from __future__ import annotations
 
 import difflib
-import email.parser
-import email.policy
 import hashlib
 import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from .interaction import FileSummary, Multipart, StoredRequest
+from .wire import parse_form
 
 JSON_TYPES = ("application/json",)
 
@@ -25,7 +26,7 @@ def split_path(target: str) -> str:
     return parts.path + (f"?{query}" if query else "")
 
 
-def _file_summary(filename: str | None, content_type: str | None, payload: bytes) -> dict[str, Any]:
+def _file_summary(filename: str | None, content_type: str | None, payload: bytes) -> FileSummary:
     return {
         "filename": filename,
         "content_type": content_type,
@@ -34,30 +35,24 @@ def _file_summary(filename: str | None, content_type: str | None, payload: bytes
     }
 
 
-def parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
-    """Multipart form data as ``{"fields": {...}, "files": {...}}``, free of the boundary."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    fields: dict[str, Any] = {}
-    files: dict[str, Any] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
-        if filename is not None:
-            files.setdefault(name, []).append(_file_summary(filename, part.get_content_type(), payload))
-        else:
-            fields.setdefault(name, []).append(payload.decode("utf-8", "replace"))
+def parse_multipart(content_type: str, body: bytes) -> Multipart:
+    """Multipart form data as ``{"fields": {...}, "files": {...}}``, free of the boundary (files by their sha256)."""
+    try:
+        fields, files = parse_form(content_type, body)
+    except ValueError:  # not multipart after all: nothing to compare but the (empty) form
+        fields, files = {}, {}
+    summaries = {name: [_file_summary(f.filename, f.content_type, f.data) for f in parts]
+                 for name, parts in files.items()}
     # A field sent once is stored as a value, a repeated one (e.g. ``include[]``) as a list.
     return {
         "fields": {k: v[0] if len(v) == 1 else v for k, v in sorted(fields.items())},
-        "files": {k: v[0] if len(v) == 1 else v for k, v in sorted(files.items())},
+        "files": {k: v[0] if len(v) == 1 else v for k, v in sorted(summaries.items())},
     }
 
 
-def stored_request(method: str, target: str, content_type: str | None, body: bytes) -> dict[str, Any]:
+def stored_request(method: str, target: str, content_type: str | None, body: bytes) -> StoredRequest:
     """The request as the recording stores it: readable, and without any header."""
-    request: dict[str, Any] = {"method": method.upper(), "path": split_path(target)}
+    request: StoredRequest = {"method": method.upper(), "path": split_path(target)}
     if not body:
         return request
     ctype = (content_type or "").lower()
@@ -87,17 +82,17 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def match_key(request: dict[str, Any]) -> str:
+def match_key(request: StoredRequest) -> str:
     """The key two matching requests share; computed from the stored form at load time."""
     return json.dumps(_normalise(request), sort_keys=True, ensure_ascii=False)
 
 
-def pretty(request: dict[str, Any]) -> list[str]:
+def pretty(request: StoredRequest) -> list[str]:
     """Request as indented JSON lines, for diffs."""
     return json.dumps(request, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
-def closest(request: dict[str, Any], candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+def closest(request: StoredRequest, candidates: list[StoredRequest]) -> StoredRequest | None:
     """The recorded request most like ``request``: same method and path first, then by text."""
     if not candidates:
         return None
@@ -105,13 +100,13 @@ def closest(request: dict[str, Any], candidates: list[dict[str, Any]]) -> dict[s
     pool = same_route or candidates
     mine = "\n".join(pretty(request))
 
-    def likeness(candidate: dict[str, Any]) -> float:
+    def likeness(candidate: StoredRequest) -> float:
         return difflib.SequenceMatcher(None, "\n".join(pretty(candidate)), mine, autojunk=False).ratio()
 
     return max(pool, key=likeness)
 
 
-def diff(recorded: dict[str, Any], current: dict[str, Any], limit: int = 40) -> str:
+def diff(recorded: StoredRequest, current: StoredRequest, limit: int = 40) -> str:
     """A unified diff from a recorded request to the current one, trimmed to ``limit`` lines."""
     lines = list(
         difflib.unified_diff(

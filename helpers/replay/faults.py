@@ -9,7 +9,8 @@ of each says it was simulated, so no one mistakes it for a real answer from Open
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from .interaction import Source, StoredRequest, StoredResponse, error_response, requested_model
 
 SIMULATED = "[simulated by the course server]"
 
@@ -63,18 +64,17 @@ def names() -> list[str]:
     return sorted(FAULTS)
 
 
-def response_for(name: str, request: dict[str, Any]) -> dict[str, Any]:
+def response_for(name: str, request: StoredRequest) -> StoredResponse:
     """The stored form of a fault's response (not for ``stream_cut``, which cuts a real stream)."""
     fault = FAULTS[name]
-    model = (request.get("json") or {}).get("model") or (request.get("multipart") or {}).get("fields", {}).get("model")
-    message = f"{fault.message.format(model=model or 'unknown')} {SIMULATED}"
-    headers = {"content-type": "application/json", **dict(fault.headers)}
-    body = {"error": {"message": message, "type": fault.kind, "param": None, "code": fault.code}}
-    return {"status": fault.status, "headers": headers, "json": body}
+    message = f"{fault.message.format(model=requested_model(request) or 'unknown')} {SIMULATED}"
+    return error_response(fault.status, message, fault.code, fault.kind, dict(fault.headers))
 
 
-def source_for(name: str, request: dict[str, Any]) -> dict[str, Any]:
+def source_for(name: str, request: StoredRequest) -> Source:
     """The provenance a recording keeps for an injected fault: a labelled fixture."""
-    model = (request.get("json") or {}).get("model")
-    requested = {"requested": model} if model else {}
-    return {"kind": "fixture", "note": f"simulated fault: {FAULTS[name].note}", **requested}
+    model = requested_model(request)
+    source: Source = {"kind": "fixture", "note": f"simulated fault: {FAULTS[name].note}"}
+    if model:
+        source["requested"] = model
+    return source

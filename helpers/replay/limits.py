@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from .interaction import StoredRequest, uploaded_files
 
 MIB = 1024 * 1024
 MB = 1000 * 1000
@@ -19,15 +20,15 @@ UPLOAD_LIMITS = [
 ]
 
 
-def upload_problem(request: dict[str, Any]) -> str | None:
+def upload_problem(request: StoredRequest) -> str | None:
     """Why an upload is too large for its endpoint, or None."""
-    files = (request.get("multipart") or {}).get("files") or {}
+    files = uploaded_files(request)
     path = request["path"].split("?")[0]
     for pattern, field, limit, rule, advice in UPLOAD_LIMITS:
         if not re.fullmatch(pattern, path):
             continue
-        for item in files.get(field) if isinstance(files.get(field), list) else [files.get(field)]:
-            if item and item["size"] > limit:
+        for item in files.get(field, []):
+            if item["size"] > limit:
                 return (f"{item.get('filename') or field} is {item['size'] / MIB:.1f} MiB, over {rule}; "
                         f"nothing was sent. To fix it: {advice}.")
     return None

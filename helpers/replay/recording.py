@@ -1,16 +1,6 @@
 """Recording files: one JSON per notebook, readable in a diff, with provenance.
 
-Layout (format 1)::
-
-    {"format": 1, "notebook": "00_setup",
-     "recorded": {"at": ..., "upstream": ..., "sdk": "openai 3.52.0"},
-     "interactions": [{"request": {...}, "response": {...}, "source": {...}}, ...]}
-
-A response holds exactly one of ``json`` (a JSON body), ``events`` (a server-sent-event stream,
-each event with the delay before it), ``text`` or ``base64`` (binary, e.g. audio).
-``source`` says what produced the answer: ``model`` (with the model that really answered),
-``fixture`` (a labelled stand-in, with a note), ``error`` or ``service`` (no model involved); a model answer
-whose reasoning the local backend emulated carries ``emulated`` (its note).
+The layout, its types and what is derived from an interaction are in :mod:`helpers.replay.interaction`.
 """
 
 from __future__ import annotations
@@ -27,8 +17,7 @@ from ..errors import RecordingError
 from ..keys import find_secrets
 from ..paths import ROOT
 from .canon import match_key
-
-FORMAT = 1
+from .interaction import FORMAT, Interaction, migrate
 
 
 @dataclass
@@ -38,7 +27,7 @@ class Recording:
     path: Path
     notebook: str
     recorded: dict[str, Any] = field(default_factory=dict)
-    interactions: list[dict[str, Any]] = field(default_factory=list)
+    interactions: list[Interaction] = field(default_factory=list)
     exists: bool = False
 
     @classmethod
@@ -64,6 +53,7 @@ class Recording:
                 f"{_rel(path)} has recording format {version!r}, but this course reads format {FORMAT}. "
                 "It was written by a newer version of the course: update your checkout (git pull), then `make lab`."
             )
+        data = migrate(data)
         for number, item in enumerate(data["interactions"], start=1):
             if not (isinstance(item, dict) and isinstance(item.get("request"), dict)
                     and isinstance(item.get("response"), dict) and "method" in item["request"]):

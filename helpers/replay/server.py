@@ -7,7 +7,6 @@ so notebook code stays a plain ``client = OpenAI()`` and any HTTP client (async,
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
@@ -25,9 +24,34 @@ from urllib.parse import urlsplit
 from ..errors import RecordingError
 from . import faults
 from .canon import closest, diff, match_key, stored_request
+from .interaction import (
+    MODES,
+    REPLAY_MISS,
+    REPLAY_NO_RECORDING,
+    Event,
+    Interaction,
+    Source,
+    StoredRequest,
+    StoredResponse,
+    answered_model,
+    body_bytes,
+    is_streaming,
+    requested_model,
+    status_of,
+    stored_body,
+)
 from .limits import upload_problem
 from .recording import Recording, _rel
-from .wire import AppHandler, LoopbackServer, read_body, send_bytes, send_chunk
+from .wire import (
+    CLIENT_GONE,
+    AppHandler,
+    LoopbackServer,
+    openai_error,
+    read_body,
+    send_bytes,
+    send_chunk,
+    start_chunked,
+)
 
 # Response headers a recording keeps; everything else (cookies, org ids, dates) is dropped.
 KEEP_RESPONSE_HEADERS = {
@@ -45,8 +69,6 @@ KEEP_RESPONSE_HEADERS = {
 KEEP_RESPONSE_PREFIXES = ("x-ratelimit-",)
 # Request headers never forwarded upstream as-is (hop-by-hop, or rewritten here).
 SKIP_REQUEST_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding", "keep-alive"}
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
-MODES = ("replay", "record", "live")
 # Endpoints whose successful answers come from a model (others are plain service calls).
 MODEL_ROUTES = ("/chat/completions", "/completions", "/responses", "/embeddings", "/audio/", "/images/",
                 "/moderations")
@@ -57,12 +79,7 @@ def keep_header(name: str) -> bool:
     return lower in KEEP_RESPONSE_HEADERS or lower.startswith(KEEP_RESPONSE_PREFIXES)
 
 
-def error_body(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    """An error in the shape the OpenAI API uses, so the SDK raises its usual exception."""
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
-def encode_event(event: dict[str, Any]) -> bytes:
+def encode_event(event: Event) -> bytes:
     """One stored server-sent event back into wire format."""
     lines = [f"event: {event['event']}"] if "event" in event else []
     data = json.dumps(event["data"], ensure_ascii=False) if "data" in event else event.get("raw", "")
@@ -70,9 +87,9 @@ def encode_event(event: dict[str, Any]) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def parse_event(block: str, delay: float) -> dict[str, Any] | None:
+def parse_event(block: str, delay: float) -> Event | None:
     """One server-sent event from the wire into its stored form (None for a comment-only block)."""
-    event: dict[str, Any] = {"delay": round(delay, 4)}
+    event: Event = {"delay": round(delay, 4)}
     data_lines = []
     for line in block.split("\n"):
         if line.startswith("event:"):
@@ -87,46 +104,6 @@ def parse_event(block: str, delay: float) -> dict[str, Any] | None:
     except ValueError:
         event["raw"] = data
     return event
-
-
-def stored_body(content_type: str, body: bytes) -> dict[str, Any]:
-    """A response body in the form the recording keeps: JSON, text or base64."""
-    ctype = content_type.lower()
-    if "json" in ctype:
-        try:
-            return {"json": json.loads(body)}
-        except ValueError:
-            pass
-    try:  # text of any type (SSE-free JSONL, SRT, plain text) stays readable; it round-trips byte for byte
-        text = body.decode("utf-8")
-        if "\0" not in text:
-            return {"text": text}
-    except UnicodeDecodeError:
-        pass
-    return {"base64": base64.b64encode(body).decode("ascii")}
-
-
-def body_bytes(response: dict[str, Any]) -> bytes:
-    if "json" in response:
-        return json.dumps(response["json"], ensure_ascii=False).encode()
-    if "text" in response:
-        return response["text"].encode()
-    if "base64" in response:
-        return base64.b64decode(response["base64"])
-    return b""
-
-
-def model_in(response: dict[str, Any]) -> str | None:
-    """The model named by a response body or by the first events of a stream."""
-    bodies = [response.get("json")] + [e.get("data") for e in response.get("events", [])[:3]]
-    for body in bodies:
-        if isinstance(body, dict):
-            if isinstance(body.get("model"), str):
-                return body["model"]
-            inner = body.get("response")
-            if isinstance(inner, dict) and isinstance(inner.get("model"), str):
-                return inner["model"]
-    return None
 
 
 class CourseServer:
@@ -159,8 +136,8 @@ class CourseServer:
         self.latency = 0.0  # extra seconds before every answer, whatever the mode (helpers.simulate.latency)
         # Hooks for live and record mode: ``gate(request)`` may return a refusal message (e.g. a spending
         # cap); ``meter(request, response)`` sees every answer that came back (e.g. to add up usage).
-        self.gate: Callable[[dict[str, Any]], str | None] | None = None
-        self.meter: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+        self.gate: Callable[[StoredRequest], str | None] | None = None
+        self.meter: Callable[[StoredRequest, StoredResponse], None] | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -200,9 +177,9 @@ class CourseServer:
             with self._lock:
                 self._faults.extend([(name, after_events)] * times)
 
-    def _next_fault(self, request: dict[str, Any]) -> tuple[str, int] | None:
+    def _next_fault(self, request: StoredRequest) -> tuple[str, int] | None:
         """The fault for this request, if one is queued (a stream cut waits for a streaming request)."""
-        streaming = bool((request.get("json") or {}).get("stream"))
+        streaming = is_streaming(request)
         with self._lock:
             if not self._faults or (self._faults[0][0] == "stream_cut" and not streaming):
                 return None
@@ -216,14 +193,14 @@ class CourseServer:
             time.sleep(self.latency)
         too_large = upload_problem(request)
         if too_large:
-            self._send_json(h, 400, error_body(too_large, "course_upload_too_large"))
+            self._send_json(h, 400, openai_error(too_large, "course_upload_too_large"))
             return
         if self.mode == "replay":
             self._replay(h, request)
             return
         refusal = self.gate(request) if self.gate else None
         if refusal:  # like OpenAI's own quota error, and marked so the SDK does not retry it
-            body = json.dumps(error_body(refusal, "course_spending_cap", "insufficient_quota")).encode()
+            body = json.dumps(openai_error(refusal, "course_spending_cap", "insufficient_quota")).encode()
             send_bytes(h, 429, {"Content-Type": "application/json", "x-should-retry": "false"}, body)
             return
         fault = self._next_fault(request)
@@ -242,14 +219,14 @@ class CourseServer:
                 self._idle.notify_all()
 
 
-    def _replay(self, h: AppHandler, request: dict[str, Any]) -> None:
+    def _replay(self, h: AppHandler, request: StoredRequest) -> None:
         if not self.recording.exists:
             message = (
                 f"Notebook '{self.recording.notebook}' has no recording yet ({_rel(self.recording.path)}), "
                 "so there is nothing to replay. Run it live (COURSE_BACKEND=live) or record it "
                 f"(`make record NB={self.recording.notebook}`)."
             )
-            self._send_json(h, 400, error_body(message, "replay_no_recording"))
+            self._send_json(h, 400, openai_error(message, REPLAY_NO_RECORDING))
             return
         with self._lock:
             numbers = self._index.get(match_key(request))
@@ -260,14 +237,14 @@ class CourseServer:
             else:
                 self.misses += 1
         if not numbers:
-            self._send_json(h, 400, error_body(self.miss_message(request), "replay_miss"))
+            self._send_json(h, 400, openai_error(self.miss_message(request), REPLAY_MISS))
             return
         response = self.recording.interactions[number]["response"]
         if self.meter:
             self.meter(request, response)
         self._write(h, response)
 
-    def miss_message(self, request: dict[str, Any]) -> str:
+    def miss_message(self, request: StoredRequest) -> str:
         """What a learner sees when a request is not in the recording: which, and how it differs."""
         head = (
             f"This request is not in the recording of notebook '{self.recording.notebook}' "
@@ -286,16 +263,12 @@ class CourseServer:
         )
         return f"{head}\n{detail}\n{advice}"
 
-    def _write(self, h: AppHandler, response: dict[str, Any]) -> None:
+    def _write(self, h: AppHandler, response: StoredResponse) -> None:
         headers = {k: v for k, v in response.get("headers", {}).items()
                    if k.lower() not in ("content-length", "transfer-encoding")}
         try:
             if "events" in response:
-                h.send_response(response.get("status", 200))
-                for name, value in headers.items():
-                    h.send_header(name, value)
-                h.send_header("Transfer-Encoding", "chunked")
-                h.end_headers()
+                start_chunked(h, status_of(response), headers)
                 for event in response["events"]:
                     self._pause(event.get("delay", 0))
                     send_chunk(h, encode_event(event))
@@ -305,7 +278,7 @@ class CourseServer:
                 send_chunk(h, b"")
             else:
                 self._pause(response.get("elapsed", 0))
-                send_bytes(h, response.get("status", 200), headers, body_bytes(response))
+                send_bytes(h, status_of(response), headers, body_bytes(response))
         except CLIENT_GONE:
             pass  # the client stopped reading (e.g. a stream closed early); nothing is lost
 
@@ -324,7 +297,7 @@ class CourseServer:
         send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
     # -- live and record: forwarding ----------------------------------------------------------
-    def _forward(self, h: AppHandler, request: dict[str, Any], body: bytes, cut_after: int | None = None) -> None:
+    def _forward(self, h: AppHandler, request: StoredRequest, body: bytes, cut_after: int | None = None) -> None:
         """Pass a request to the upstream and its answer back, finishing (metering, storing) it before the
         last bytes go out: once the caller has the whole answer, the recording holds it."""
         target = urlsplit(self.upstream + h.path.removeprefix("/v1"))
@@ -344,7 +317,7 @@ class CourseServer:
             message = (f"The course server could not reach {self.upstream_label}: {exc}. Check your network "
                        "connection (or OPENAI_BASE_URL, if you use another server); to work offline, set "
                        "COURSE_BACKEND=replay and rerun the setup cell.")
-            self._send_json(h, 502, error_body(message, "upstream_unreachable", "server_error"))
+            self._send_json(h, 502, openai_error(message, "upstream_unreachable", "server_error"))
             return
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}
         ctype = upstream.getheader("Content-Type", "")
@@ -353,7 +326,8 @@ class CourseServer:
                 self._pass_stream(h, request, upstream, kept, started, cut_after)
             else:
                 data = upstream.read()
-                response = {"status": upstream.status, "headers": kept, "elapsed": round(time.monotonic() - started, 4)}
+                response: StoredResponse = {"status": upstream.status, "headers": kept,
+                                            "elapsed": round(time.monotonic() - started, 4)}
                 response.update(stored_body(ctype, data))
                 self._finish(request, response)
                 with contextlib.suppress(*CLIENT_GONE):
@@ -361,7 +335,7 @@ class CourseServer:
         finally:
             conn.close()
 
-    def _pass_stream(self, h: AppHandler, request: dict[str, Any], upstream: http.client.HTTPResponse,
+    def _pass_stream(self, h: AppHandler, request: StoredRequest, upstream: http.client.HTTPResponse,
                      kept: dict[str, str], started: float, cut_after: int | None = None) -> None:
         """Forward a stream event by event while storing the events with their timing.
 
@@ -369,14 +343,10 @@ class CourseServer:
         """
         client_open = True
         try:
-            h.send_response(upstream.status)
-            for name, value in kept.items():
-                h.send_header(name, value)
-            h.send_header("Transfer-Encoding", "chunked")
-            h.end_headers()
+            start_chunked(h, upstream.status, kept)
         except CLIENT_GONE:
             client_open = False
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         buffer, last = "", started
         while True:
             chunk = upstream.read1(65536)
@@ -391,10 +361,10 @@ class CourseServer:
                     continue
                 last = now
                 if cut_after is not None and len(events) >= cut_after:
-                    response = {"status": upstream.status, "headers": kept, "events": events, "cut": True}
+                    cut: StoredResponse = {"status": upstream.status, "headers": kept, "events": events, "cut": True}
                     # Real events from the model, cut short by the course.
-                    source = {**self.source(request, response), **faults.source_for("stream_cut", request)}
-                    self._finish(request, response, source)
+                    source: Source = {**self.source(request, cut), **faults.source_for("stream_cut", request)}
+                    self._finish(request, cut, source)
                     if client_open:
                         self._cut(h)
                     return
@@ -415,16 +385,16 @@ class CourseServer:
             with contextlib.suppress(*CLIENT_GONE):
                 send_chunk(h, b"")
 
-    def _finish(self, request: dict[str, Any], response: dict[str, Any],
-                source: dict[str, Any] | None = None) -> None:
+    def _finish(self, request: StoredRequest, response: StoredResponse,
+                source: Source | None = None) -> None:
         """After an answer went back: meter it, and in record mode store it."""
         if self.meter:
             self.meter(request, response)
         if self.mode == "record":
             self._store(request, response, source or self.source(request, response))
 
-    def _store(self, request: dict[str, Any], response: dict[str, Any], source: dict[str, Any]) -> None:
-        item = {"request": request, "response": response, "source": source}
+    def _store(self, request: StoredRequest, response: StoredResponse, source: Source) -> None:
+        item: Interaction = {"request": request, "response": response, "source": source}
         with self._lock:
             self.recording.interactions.append(item)
             self.recording.recorded.update(
@@ -438,14 +408,12 @@ class CourseServer:
                 print(f"course recorder: {exc} The answer was passed on but NOT recorded.", file=sys.stderr)
 
     @staticmethod
-    def source(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    def source(request: StoredRequest, response: StoredResponse) -> Source:
         """What produced an answer: a model (and which), a labelled fixture, an error, or the service."""
-        body = request.get("json") if isinstance(request.get("json"), dict) else {}
-        fields = request.get("multipart", {}).get("fields", {})
-        requested = body.get("model") or fields.get("model")
+        requested = requested_model(request)
         headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
-        source: dict[str, Any] = {"requested": requested} if requested else {}
-        if response.get("status", 200) >= 400:
+        source: Source = {"requested": requested} if requested else {}
+        if status_of(response) >= 400:
             return {"kind": "error", **source}
         if "x-course-fixture" in headers:
             return {"kind": "fixture", "note": headers["x-course-fixture"], **source}
@@ -453,6 +421,8 @@ class CourseServer:
             tuple("/v1" + r for r in MODEL_ROUTES)
         ):  # listing, fetching or deleting (e.g. GET/DELETE /v1/responses/{id}) generates nothing
             return {"kind": "service", **source}
-        answered = headers.get("x-course-model") or model_in(response) or requested
-        emulated = {"emulated": headers["x-course-emulated"]} if "x-course-emulated" in headers else {}
-        return {"kind": "model", **source, "answered_by": answered, **emulated}
+        answered = headers.get("x-course-model") or answered_model(response) or requested
+        found: Source = {"kind": "model", **source, "answered_by": answered}
+        if "x-course-emulated" in headers:
+            found["emulated"] = headers["x-course-emulated"]
+        return found

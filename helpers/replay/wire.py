@@ -1,16 +1,70 @@
-"""HTTP plumbing shared by the course's servers (the in-kernel replay server and the local backend)."""
+"""HTTP plumbing shared by the course's servers (the in-kernel course server, the local backend, the web app).
+
+Standard library only: the local backend imports this module (and nothing else of ``helpers``).
+"""
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import sys
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+LOOPBACK = "127.0.0.1"
+# Where the course's local backend listens (``make local-backend``: the Makefile reads its LOCAL_PORT from here).
+LOCAL_BACKEND_PORT = 8011
+LOCAL_BACKEND_URL = f"http://{LOOPBACK}:{LOCAL_BACKEND_PORT}/v1"
+# Connections the kernel queues while every thread is busy accepting. socketserver's default of 5 drops a burst
+# of clients: with 20 at once the kernel overflowed that queue and clients saw reset connections. 128 covers any
+# burst a lesson or test sends (the kernel caps it at net.core.somaxconn).
+LISTEN_BACKLOG = 128
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
+
+
+def openai_error(message: str, code: str | None, kind: str = "invalid_request_error",
+                 param: str | None = None) -> dict[str, Any]:
+    """An error body in the shape the OpenAI API uses, so the SDK raises its usual exception."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+@dataclass(frozen=True)
+class FormFile:
+    """One uploaded file of a multipart form."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+def parse_form(content_type: str, body: bytes) -> tuple[dict[str, list[str]], dict[str, list[FormFile]]]:
+    """A multipart/form-data body as its fields and files, each name with every value sent under it, in order.
+
+    Raises ``ValueError`` when the body is not multipart.
+    """
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ValueError("Expected a multipart/form-data body.")
+    fields: dict[str, list[str]] = {}
+    files: dict[str, list[FormFile]] = {}
+    for part in message.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            files.setdefault(name, []).append(FormFile(filename, part.get_content_type(), data))
+        else:
+            fields.setdefault(name, []).append(data.decode("utf-8", "replace"))
+    return fields, files
 
 
 def read_body(handler: BaseHTTPRequestHandler) -> bytes:
     """The request body, whether sent with Content-Length or with chunked transfer encoding."""
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
@@ -37,20 +91,25 @@ class AppHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
 
 
-class LoopbackServer(ThreadingHTTPServer):
-    """A threading server on 127.0.0.1 only, for ``app``; a client hanging up is not worth a traceback."""
+class QuietThreadingServer(ThreadingHTTPServer):
+    """A threading HTTP server that queues a burst of connections and takes a client hanging up calmly."""
 
     daemon_threads = True
-
-    def __init__(self, app: Any, port: int = 0, name: str = "course") -> None:
-        handler = type(f"{name}-handler", (AppHandler,), {"server_version": name})
-        super().__init__(("127.0.0.1", port), handler)
-        self.app = app
+    request_queue_size = LISTEN_BACKLOG
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+
+class LoopbackServer(QuietThreadingServer):
+    """A threading server on 127.0.0.1 only, for ``app``."""
+
+    def __init__(self, app: Any, port: int = 0, name: str = "course") -> None:
+        handler = type(f"{name}-handler", (AppHandler,), {"server_version": name})
+        super().__init__((LOOPBACK, port), handler)
+        self.app = app
 
 
 def send_bytes(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -62,6 +121,16 @@ def send_bytes(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, 
     handler.end_headers()
     handler.wfile.write(body)
     handler.wfile.flush()
+
+
+def start_chunked(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str]) -> None:
+    """The status line and headers of a chunked response (a stream); send its chunks with :func:`send_chunk`."""
+    handler.send_response(status)
+    for name, value in headers.items():
+        if name.lower() not in ("content-length", "transfer-encoding"):
+            handler.send_header(name, value)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
 
 
 def send_chunk(handler: BaseHTTPRequestHandler, data: bytes) -> None:

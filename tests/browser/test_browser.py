@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers.lessons import lessons
 from helpers.paths import NOTEBOOKS, RECORDINGS
+from helpers.tooling.lessons import lessons
 from webapp.ask import SAMPLE_QUESTIONS
 
 from .conftest import SCREENSHOTS, timed

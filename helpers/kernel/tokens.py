@@ -13,7 +13,7 @@ import lzma
 import os
 from pathlib import Path
 
-from .paths import CACHE, DATA
+from ..paths import CACHE, DATA
 
 SOURCE_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 # sha256 of each file, as tiktoken_ext/openai_public.py expects it.

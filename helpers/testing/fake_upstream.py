@@ -11,7 +11,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from helpers.replay.canon import parse_multipart
+from ..replay.canon import parse_multipart
+from ..replay.wire import openai_error
 
 STREAM_WORDS = ["Once", " upon", " a", " time", "."]
 STREAM_GAP = 0.05  # seconds between streamed events
@@ -61,15 +62,15 @@ class FakeUpstream:
             return self.send(h, 200, self.embeddings(payload))
         if path == "/v1/audio/transcriptions":
             form = parse_multipart(h.headers["Content-Type"], body)
-            size = form["files"]["file"]["size"]
+            upload = form["files"]["file"]
+            size = sum(f["size"] for f in upload) if isinstance(upload, list) else upload["size"]
             return self.send(h, 200, {"text": f"heard {size} bytes with {form['fields']['model']}"})
         if path == "/v1/models":
             return self.send(h, 200, {"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "created": 1, "owned_by": "tests"}]})
         if path == "/v1/leak":
             return self.send(h, 200, {"note": f"a key that must never be recorded: {LEAKED_KEY}"})
-        return self.send(h, 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error",
-                                            "param": None, "code": None}})
+        return self.send(h, 404, openai_error(f"no route {path}", None))
 
     @staticmethod
     def chat(payload: dict[str, Any]) -> dict[str, Any]:
@@ -87,9 +88,10 @@ class FakeUpstream:
         inputs = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
         data = []
         for i, text in enumerate(inputs):
-            vector = [float(len(text)), 1.0, -0.5]
+            floats = [float(len(text)), 1.0, -0.5]
+            vector: list[float] | str = floats
             if payload.get("encoding_format") == "base64":
-                vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                vector = base64.b64encode(struct.pack(f"<{len(floats)}f", *floats)).decode()
             data.append({"object": "embedding", "index": i, "embedding": vector})
         return {"object": "list", "model": "fake-embedder", "data": data,
                 "usage": {"prompt_tokens": 2, "total_tokens": 2}}

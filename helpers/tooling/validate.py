@@ -44,6 +44,8 @@ from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from openai.types.responses import Response, ResponseStreamEvent, response_create_params
 
+from ..replay.interaction import Interaction, StoredRequest, error_message, is_streaming, status_of
+
 
 @cache
 def _adapter(kind: Any) -> pydantic.TypeAdapter[Any]:
@@ -114,7 +116,7 @@ class Route:
         self.params, self.response, self.stream = params, response, stream
         self.multipart, self.prepare = multipart, prepare
 
-    def matches(self, request: dict[str, Any]) -> bool:
+    def matches(self, request: StoredRequest) -> bool:
         return request["method"] == self.method and bool(self.pattern.match(request["path"]))
 
 
@@ -161,7 +163,7 @@ ROUTES = [
 ]
 
 
-def check_interaction(item: dict[str, Any], where: str) -> list[str]:
+def check_interaction(item: Interaction, where: str) -> list[str]:
     """Problems with one recorded interaction (empty when the SDK's types accept it)."""
     request, response = item["request"], item["response"]
     route = next((r for r in ROUTES if r.matches(request)), None)
@@ -170,16 +172,14 @@ def check_interaction(item: dict[str, Any], where: str) -> list[str]:
     problems: list[str] = []
     params = route.params
     if isinstance(params, tuple):
-        params = params[1] if (request.get("json") or {}).get("stream") else params[0]
+        params = params[1] if is_streaming(request) else params[0]
     if params is not None and "json" in request:
         problems += _check_params(params, request["json"], f"{where} request")
     if params is not None and route.multipart and "multipart" in request:
         mp = request["multipart"]
         problems += _multipart_params(params, mp.get("fields", {}), mp.get("files", {}), f"{where} request")
-    status = response.get("status", 200)
-    if status >= 400:
-        error = (response.get("json") or {}).get("error")
-        if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
+    if status_of(response) >= 400:
+        if error_message(response) is None:
             problems.append(f"{where} response: an error without an OpenAI-shaped error.message")
         return problems
     if "events" in response:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import NOTEBOOKS
+from ..paths import NOTEBOOKS
 
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 SUMMARY_CHARS = 160
