@@ -44,7 +44,7 @@ from .reasoning import Thinking
 RESPONSES_FIELDS = {"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream",
                     "text", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id", "reasoning",
                     "truncation", "include", "seed", "stream_options", "background", "conversation",
-                    "prompt_cache_retention"} | LABELS
+                    "prompt_cache_retention", "prompt_cache_options"} | LABELS
 INCLUDABLE = {"reasoning.encrypted_content"}
 CACHE_NOTE = ("prompt caching: the local backend evaluates every prompt in full (for determinism), so "
               "usage.input_tokens_details.cached_tokens is always 0")
@@ -129,6 +129,11 @@ def check(body: dict[str, Any]) -> None:
         raise invalid("reasoning.summary", "must be 'auto', 'concise' or 'detailed'.")
     if body.get("prompt_cache_retention") not in (None, "in_memory", "24h"):
         raise invalid("prompt_cache_retention", "must be 'in_memory' or '24h'.")
+    options = body.get("prompt_cache_options") or {}
+    if set(options) - {"mode", "ttl"}:
+        raise unsupported("prompt_cache_options", "offline, only 'mode' and 'ttl' are accepted (nothing is cached).")
+    if options.get("ttl") not in (None, "30m", "12h") or options.get("mode") not in (None, "implicit", "explicit"):
+        raise invalid("prompt_cache_options", "ttl must be '30m' or '12h', mode 'implicit' or 'explicit'.")
     if body.get("stream_options") and not body.get("stream"):
         raise invalid("stream_options", "is only allowed with stream=true.")
 
@@ -151,7 +156,10 @@ def responses_create(call: Call, engines: Engines, store: Store) -> Reply:
     seed = body.get("seed") if isinstance(body.get("seed"), int) else call.default_seed()
     engine: TextEngine = engines.get("chat")
     base = skeleton(call, body, engine.name, thinking)
-    if body.get("prompt_cache_key") or body.get("prompt_cache_retention"):
+    if (body.get("text") or {}).get("verbosity") not in (None, "medium"):
+        note = "text.verbosity is echoed, but the stand-in model does not follow it (its length is its own)"
+        call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), note]))
+    if body.get("prompt_cache_key") or body.get("prompt_cache_retention") or body.get("prompt_cache_options"):
         call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), CACHE_NOTE]))
     if body.get("stream"):
         events = reasoning.spend(fitted(engine, plan, seed, body, call), thinking)
@@ -213,7 +221,8 @@ def skeleton(call: Call, body: dict[str, Any], model: str, thinking: Thinking | 
         "truncation": body.get("truncation") or "disabled", "usage": None, "user": body.get("user"),
         "metadata": body.get("metadata") or {},
         "prompt_cache_key": body.get("prompt_cache_key"), "prompt_cache_retention": body.get("prompt_cache_retention"),
-    }
+    } | ({"prompt_cache_options": {"mode": "implicit", "ttl": "30m"} | body["prompt_cache_options"]}
+         if body.get("prompt_cache_options") else {})
 
 
 def usage(final: dict[str, Any]) -> dict[str, Any]:

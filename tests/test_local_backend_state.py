@@ -170,6 +170,10 @@ def test_prompt_cache_key_is_accepted_and_reports_zero(client: OpenAI) -> None:
     assert answer.prompt_cache_key == "faq-v1" and answer.prompt_cache_retention == "24h"
     assert answer.usage.input_tokens_details.cached_tokens == 0
     assert "cached_tokens is always 0" in raw.headers["x-course-note"]
+    ttl = client.responses.create(model=PLAIN, input="x", prompt_cache_options={"ttl": "12h"})
+    assert ttl.prompt_cache_options is not None and ttl.prompt_cache_options.ttl == "12h"
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model=PLAIN, input="x", prompt_cache_options={"prewarm": True})
 
 
 class Overflowing:
