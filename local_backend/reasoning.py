@@ -93,8 +93,8 @@ def item(call: Call, sealed: bool = False) -> dict[str, Any]:
     With ``sealed`` (``include=["reasoning.encrypted_content"]``), ``encrypted_content`` is a labelled
     placeholder: base64 of a JSON note saying that no reasoning happened. Real ones are opaque ciphertext.
     """
-    return {"id": call.make_id("rs_"), "type": "reasoning", "summary": [], "content": None,
-            "encrypted_content": placeholder(call) if sealed else None, "status": None}
+    item = {"id": call.make_id("rs_"), "type": "reasoning", "summary": []}  # unset fields left out, as OpenAI does:
+    return item | {"encrypted_content": placeholder(call)} if sealed else item  # then the SDK sends it back clean
 
 
 def placeholder(call: Call) -> str:
