@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdlib only)
     CLIENT_GONE,
@@ -29,7 +29,7 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     start_chunked,
 )
 
-from . import audio, batches, chat, completions, embeddings, fixtures, responses
+from . import audio, background, batches, chat, completions, conversations, embeddings, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -56,6 +56,8 @@ class Backend:
         self.store = responses.Store()
         self.files = fixtures.FileStore()
         self.batches = batches.Batches(self.files, self.run_batch_request)
+        self.conversations = conversations.Conversations()
+        self.background = background.Background()
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -92,7 +94,8 @@ class Backend:
             self._seen[key] += 1
             return count
 
-    def route(self, method: str, path: str, content_type: str, raw: bytes, session: str = "") -> tuple[Reply, Call]:
+    def route(self, method: str, path: str, content_type: str, raw: bytes, session: str = "",
+              query: str = "") -> tuple[Reply, Call]:
         """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error.
 
         ``session`` (the ``X-Course-Session`` header the course's recorder sends) scopes the count of identical
@@ -111,6 +114,8 @@ class Backend:
                 raise ApiError(f"The request body is not valid JSON: {exc}", None, "invalid_json") from exc
             if not isinstance(body, dict):
                 raise ApiError("The request body must be a JSON object.", None, "invalid_json")
+        if method == "GET" and query:
+            body = dict(parse_qsl(query))  # list parameters (order, limit, after) of a GET
         key = json.dumps([session, method, path, body], sort_keys=True, default=str)
         call = Call(path, body, self.occurrence(key))
         return self.dispatch(method, path, call, fields, files), call
@@ -120,7 +125,9 @@ class Backend:
         e = self.engines
         posts: dict[str, Callable[[], Reply]] = {
             "/v1/chat/completions": lambda: chat.chat_completions(call, e),
-            "/v1/responses": lambda: responses.responses_create(call, e, self.store),
+            "/v1/responses": lambda: self.background.respond(call, lambda c: self.conversations.respond(
+                c, lambda inner: responses.responses_create(inner, e, self.store))),
+            "/v1/conversations": lambda: self.conversations.create(call),
             "/v1/completions": lambda: completions.completions(call, e),
             "/v1/embeddings": lambda: embeddings.embeddings(call, e),
             "/v1/audio/transcriptions": lambda: audio.transcribe(call, e, fields, files),
@@ -153,6 +160,8 @@ class Backend:
         if m := re.fullmatch(r"/v1/batches/([\w-]+)(/cancel)?", path):
             return self.batches.retrieve(m[1], cancel=bool(m[2]) and method == "POST")
         deleting = method == "DELETE"
+        if reply := self.state_routes(method, path, call):
+            return reply
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             return responses.responses_get(m[1], self.store, delete=deleting)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/files/([\w-]+)(?:/(content))?", path)):
@@ -160,6 +169,24 @@ class Backend:
         if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
             return self.files.job(call, m[1], m[2])
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def state_routes(self, method: str, path: str, call: Call) -> Reply | None:
+        """Conversations and their items, background responses (polls, cancel); None for other paths."""
+        if m := re.fullmatch(r"/v1/conversations/([\w-]+)/items/([\w-]+)", path):
+            if method in ("GET", "DELETE"):
+                return self.conversations.item(method, m[1], m[2])
+        elif m := re.fullmatch(r"/v1/conversations/([\w-]+)/items", path):
+            if method in ("GET", "POST"):
+                return self.conversations.list_or_add(method, m[1], call)
+        elif m := re.fullmatch(r"/v1/conversations/([\w-]+)", path):
+            return self.conversations.conversation(method, m[1], call)
+        elif method == "POST" and (m := re.fullmatch(r"/v1/responses/([\w-]+)/cancel", path)):
+            return self.background.cancel(m[1], m[1] in self.store.responses)
+        elif method == "GET" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
+            return self.background.retrieve(m[1])
+        elif method == "DELETE" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
+            self.background.forget(m[1])
+        return None
 
     def run_batch_request(self, url: str, body: dict[str, Any], line: int) -> dict[str, Any]:
         """Answer one request of a batch with the same engines as a direct call."""
@@ -176,7 +203,7 @@ class Backend:
         call = Call(path, {})
         try:
             reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw,
-                                     h.headers.get("X-Course-Session", ""))
+                                     h.headers.get("X-Course-Session", ""), urlsplit(h.path).query)
             if reply.events is not None:
                 first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
             elif reply.body is None:

@@ -13,6 +13,8 @@ the stand-in model does not reason, so the backend *emulates* the visible conseq
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +65,9 @@ def plan(endpoint: str, body: dict[str, Any], call: Call, cap: int) -> Thinking 
     note = (f"reasoning emulated: {model} reasons at effort '{effort}'"
             + ("" if model_rules.requested_effort(endpoint, body) else " (not set; the course's stricter reading)")
             + f"; the stand-in does not reason, so {thinking.tokens} reasoning tokens are counted against the cap"
-            + (" and the reasoning item is empty" if endpoint == "responses" else ""))
+            + (" and the reasoning item is empty" if endpoint == "responses" else "")
+            + ("; reasoning.summary was asked for, and stays empty: nothing was reasoned to summarise"
+               if (body.get("reasoning") or {}).get("summary") else ""))
     call.headers["x-course-emulated"] = note
     call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), note]))
     return thinking
@@ -83,7 +87,19 @@ def spend(events: Iterator[dict[str, Any]], thinking: Thinking | None) -> Iterat
             yield e
 
 
-def item(call: Call) -> dict[str, Any]:
-    """The Responses ``reasoning`` output item of an emulated reasoning (empty summary, no content)."""
-    return {"id": call.make_id("rs_"), "type": "reasoning", "summary": [], "content": None,
-            "encrypted_content": None, "status": None}
+def item(call: Call, sealed: bool = False) -> dict[str, Any]:
+    """The Responses ``reasoning`` output item of an emulated reasoning (empty summary, no content).
+
+    With ``sealed`` (``include=["reasoning.encrypted_content"]``), ``encrypted_content`` is a labelled
+    placeholder: base64 of a JSON note saying that no reasoning happened. Real ones are opaque ciphertext.
+    """
+    item = {"id": call.make_id("rs_"), "type": "reasoning", "summary": []}  # unset fields left out, as OpenAI does:
+    return item | {"encrypted_content": placeholder(call)} if sealed else item  # then the SDK sends it back clean
+
+
+def placeholder(call: Call) -> str:
+    """The stand-in's ``encrypted_content``: readable on purpose, so nobody mistakes it for a model's."""
+    note = {"course_emulation": True, "id": call.make_id("rs_"),
+            "note": "The local backend does not reason: this is not encrypted reasoning, only a placeholder "
+                    "with the shape of one. Send it back in input as you would a real one."}
+    return base64.b64encode(json.dumps(note, sort_keys=True).encode()).decode()

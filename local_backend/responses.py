@@ -43,7 +43,11 @@ from .reasoning import Thinking
 
 RESPONSES_FIELDS = {"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream",
                     "text", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id", "reasoning",
-                    "truncation", "include", "seed", "stream_options"} | LABELS
+                    "truncation", "include", "seed", "stream_options", "background", "conversation",
+                    "prompt_cache_retention", "prompt_cache_options"} | LABELS
+INCLUDABLE = {"reasoning.encrypted_content"}
+CACHE_NOTE = ("prompt caching: the local backend evaluates every prompt in full (for determinism), so "
+              "usage.input_tokens_details.cached_tokens is always 0")
 FIXTURE_NOTE = "no offline vision model: an image input was answered by a fixture"
 
 
@@ -116,10 +120,20 @@ def check(body: dict[str, Any]) -> None:
     if not isinstance(body.get("model"), str):
         raise invalid("model", "is required.")
     reasoning.enforce("responses", body)
-    if body.get("truncation") not in (None, "disabled"):
-        raise unsupported("truncation", "the local backend never truncates the conversation.")
-    if body.get("include"):
-        raise unsupported("include", "no extra output data is available offline.")
+    if body.get("truncation") not in (None, "disabled", "auto"):
+        raise invalid("truncation", "must be 'auto' or 'disabled'.")
+    include = body.get("include") or []
+    if not isinstance(include, list) or set(include) - INCLUDABLE:
+        raise unsupported("include", "offline, only 'reasoning.encrypted_content' can be included.")
+    if (body.get("reasoning") or {}).get("summary") not in (None, "auto", "concise", "detailed"):
+        raise invalid("reasoning.summary", "must be 'auto', 'concise' or 'detailed'.")
+    if body.get("prompt_cache_retention") not in (None, "in_memory", "24h"):
+        raise invalid("prompt_cache_retention", "must be 'in_memory' or '24h'.")
+    options = body.get("prompt_cache_options") or {}
+    if set(options) - {"mode", "ttl"}:
+        raise unsupported("prompt_cache_options", "offline, only 'mode' and 'ttl' are accepted (nothing is cached).")
+    if options.get("ttl") not in (None, "30m", "12h") or options.get("mode") not in (None, "implicit", "explicit"):
+        raise invalid("prompt_cache_options", "ttl must be '30m' or '12h', mode 'implicit' or 'explicit'.")
     if body.get("stream_options") and not body.get("stream"):
         raise invalid("stream_options", "is only allowed with stream=true.")
 
@@ -142,13 +156,42 @@ def responses_create(call: Call, engines: Engines, store: Store) -> Reply:
     seed = body.get("seed") if isinstance(body.get("seed"), int) else call.default_seed()
     engine: TextEngine = engines.get("chat")
     base = skeleton(call, body, engine.name, thinking)
+    if (body.get("text") or {}).get("verbosity") not in (None, "medium"):
+        note = "text.verbosity is echoed, but the stand-in model does not follow it (its length is its own)"
+        call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), note]))
+    if body.get("prompt_cache_key") or body.get("prompt_cache_retention") or body.get("prompt_cache_options"):
+        call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), CACHE_NOTE]))
     if body.get("stream"):
-        events = reasoning.spend(run(engine, plan, seed), thinking)
+        events = reasoning.spend(fitted(engine, plan, seed, body, call), thinking)
         return Reply(events=locked(stream_events(call, base, events, store, plan, thinking)),
                      content_type="text/event-stream", model=engine.name)
     with GENERATION_LOCK:
-        answer = finish(call, base, list(reasoning.spend(run(engine, plan, seed), thinking)), store, plan, thinking)
+        answer = finish(call, base, list(reasoning.spend(fitted(engine, plan, seed, body, call), thinking)), store,
+                        plan, thinking)
     return Reply(json=answer, model=engine.name)
+
+
+def fitted(engine: TextEngine, plan: Plan, seed: int, body: dict[str, Any], call: Call) -> Iterator[dict[str, Any]]:
+    """The generation; with ``truncation="auto"``, the oldest turns are dropped while the prompt overflows."""
+    dropped = 0
+    while True:
+        pieces = run(engine, plan, seed)
+        try:
+            first = next(pieces)
+        except ApiError as exc:
+            turns = [i for i, m in enumerate(plan.messages) if m["role"] != "system"]
+            if body.get("truncation") != "auto" or exc.code != "context_length_exceeded" or len(turns) < 2:
+                raise
+            del plan.messages[turns[0]]
+            dropped += 1
+            continue
+        if dropped:
+            note = (f"truncation=auto: the prompt overflowed the context, so the {dropped} oldest message(s) "
+                    "were dropped")
+            call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), note]))
+        yield first
+        yield from pieces
+        return
 
 
 def chat_tool_choice(choice: Any) -> Any:
@@ -174,9 +217,12 @@ def skeleton(call: Call, body: dict[str, Any], model: str, thinking: Thinking | 
         "service_tier": "default", "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
         "text": {"format": fmt, "verbosity": (body.get("text") or {}).get("verbosity", "medium")},
          "tool_choice": body.get("tool_choice", "auto"),
-        "tools": body.get("tools") or [], "top_p": body.get("top_p", 1.0), "truncation": "disabled",
-        "usage": None, "user": body.get("user"), "metadata": body.get("metadata") or {},
-    }
+        "tools": body.get("tools") or [], "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation") or "disabled", "usage": None, "user": body.get("user"),
+        "metadata": body.get("metadata") or {},
+        "prompt_cache_key": body.get("prompt_cache_key"), "prompt_cache_retention": body.get("prompt_cache_retention"),
+    } | ({"prompt_cache_options": {"mode": "implicit", "ttl": "30m"} | body["prompt_cache_options"]}
+         if body.get("prompt_cache_options") else {})
 
 
 def usage(final: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +261,8 @@ def finish(call: Call, base: dict[str, Any], events: list[dict[str, Any]], store
     final = events[-1]
     incomplete = final["finish_reason"] == "length"
     output = [] if thinking and thinking.exhausted else items(call, events, "incomplete" if incomplete else "completed")
-    output = ([reasoning.item(call)] if thinking else []) + output
+    sealed = "reasoning.encrypted_content" in (call.body.get("include") or [])
+    output = ([reasoning.item(call, sealed)] if thinking else []) + output
     response = base | {"status": "incomplete" if incomplete else "completed", "output": output,
                        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
                        "usage": usage(final)}
@@ -239,7 +286,7 @@ def stream_events(call: Call, base: dict[str, Any], events: Iterator[dict[str, A
     yield event("response.in_progress", response=base)
     offset = 0  # output_index of the first message or call: after the reasoning item, when there is one
     if thinking is not None:
-        thought = reasoning.item(call)
+        thought = reasoning.item(call, "reasoning.encrypted_content" in (call.body.get("include") or []))
         yield event("response.output_item.added", output_index=0, item=thought)
         yield event("response.output_item.done", output_index=0, item=thought)
         offset = 1

@@ -40,6 +40,15 @@ from openai.types.audio import (
 )
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat import completion_create_params as chat_params
+from openai.types.conversations import (
+    Conversation,
+    ConversationDeletedResource,
+    ConversationItem,
+    ConversationItemList,
+    conversation_create_params,
+    conversation_update_params,
+    item_create_params,
+)
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from openai.types.responses import Response, ResponseStreamEvent, response_create_params
@@ -160,6 +169,15 @@ ROUTES = [
     Route("POST", r"/v1/batches", batch_create_params.BatchCreateParams, Batch),
     Route("POST", r"/v1/batches/[^/?]+/cancel", None, Batch),
     Route("GET", r"/v1/batches/[^/?]+", None, Batch),
+    Route("POST", r"/v1/responses/[^/?]+/cancel", None, Response),
+    Route("POST", r"/v1/conversations", conversation_create_params.ConversationCreateParams, Conversation),
+    Route("GET", r"/v1/conversations/[^/?]+", None, Conversation),
+    Route("POST", r"/v1/conversations/[^/?]+", conversation_update_params.ConversationUpdateParams, Conversation),
+    Route("DELETE", r"/v1/conversations/[^/?]+", None, ConversationDeletedResource),
+    Route("GET", r"/v1/conversations/[^/?]+/items", None, ConversationItemList),
+    Route("POST", r"/v1/conversations/[^/?]+/items", item_create_params.ItemCreateParams, ConversationItemList),
+    Route("GET", r"/v1/conversations/[^/?]+/items/[^/?]+", None, ConversationItem),
+    Route("DELETE", r"/v1/conversations/[^/?]+/items/[^/?]+", None, Conversation),
 ]
 
 
