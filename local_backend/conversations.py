@@ -33,6 +33,7 @@ def stored_item(call: Call, k: int, item: Any, param: str) -> dict[str, Any]:
             raise invalid(f"{param}.role", "must be one of user, assistant, system or developer.")
         content = item.get("content")
         part = "output_text" if role == "assistant" else "input_text"
+        parts: list[Any]
         if isinstance(content, str):
             parts = [{"type": part, "text": content} | ({"annotations": [], "logprobs": []} if role == "assistant"
                                                         else {})]
@@ -77,11 +78,12 @@ class Conversations:
     def create(self, call: Call) -> Reply:
         check_known(call.body, {"items", "metadata"}, "conversations")
         items = self._new_items(call, call.body.get("items"))
-        conversation = {"id": call.make_id("conv_"), "object": "conversation", "created_at": CREATED,
+        conversation_id = call.make_id("conv_")
+        conversation = {"id": conversation_id, "object": "conversation", "created_at": CREATED,
                         "metadata": call.body.get("metadata") or {}}
         with self.lock:
-            self.conversations[conversation["id"]] = conversation
-            self.items[conversation["id"]] = items
+            self.conversations[conversation_id] = conversation
+            self.items[conversation_id] = items
         return Reply(json=conversation)
 
     def conversation(self, method: str, conversation_id: str, call: Call) -> Reply:
