@@ -27,7 +27,7 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     send_chunk,
 )
 
-from . import audio, batches, chat, completions, embeddings, fixtures, responses
+from . import audio, batches, chat, completions, embeddings, evals, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -65,6 +65,7 @@ class Backend:
         self.store = responses.Store()
         self.files = fixtures.FileStore()
         self.batches = batches.Batches(self.files, self.run_batch_request)
+        self.evals = evals.Evals(self.files, self.run_batch_request)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -142,6 +143,7 @@ class Backend:
             "/v1/files": lambda: self.files.upload(fields, files),
             "/v1/fine_tuning/jobs": lambda: self.files.create_job(call),
             "/v1/batches": lambda: self.batches.create(call),
+            "/v1/evals": lambda: self.evals.create(call),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -162,12 +164,30 @@ class Backend:
         if m := re.fullmatch(r"/v1/batches/([\w-]+)(/cancel)?", path):
             return self.batches.retrieve(m[1], cancel=bool(m[2]) and method == "POST")
         deleting = method == "DELETE"
+        if path.startswith("/v1/evals"):
+            return self.dispatch_evals(method, path, call)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             return responses.responses_get(m[1], self.store, delete=deleting)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/files/([\w-]+)(?:/(content))?", path)):
             return self.files.file(m[1], m[2], delete=deleting)
         if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
             return self.files.job(call, m[1], m[2])
+        raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def dispatch_evals(self, method: str, path: str, call: Call) -> Reply:
+        """``/v1/evals/...``: evals, their runs and output items (:mod:`local_backend.evals`)."""
+        ev, deleting = self.evals, method == "DELETE"
+        if method == "GET" and path == "/v1/evals":
+            return ev.list()
+        if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/evals/([\w-]+)", path)):
+            return ev.retrieve(m[1], delete=deleting)
+        if m := re.fullmatch(r"/v1/evals/([\w-]+)/runs", path):
+            return ev.create_run(call, m[1]) if method == "POST" else ev.list_runs(m[1])
+        if m := re.fullmatch(r"/v1/evals/([\w-]+)/runs/([\w-]+)(/cancel)?", path):
+            return ev.retrieve_run(call, m[1], m[2], "cancel" if m[3] and method == "POST" else None, method)
+        if method == "GET" and (m := re.fullmatch(r"/v1/evals/([\w-]+)/runs/([\w-]+)/output_items(?:/([\w-]+))?",
+                                                  path)):
+            return ev.output_items(m[1], m[2], m[3])
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
 
     def run_batch_request(self, url: str, body: dict[str, Any], line: int) -> dict[str, Any]:
