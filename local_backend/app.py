@@ -29,7 +29,7 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     start_chunked,
 )
 
-from . import audio, background, batches, chat, completions, conversations, embeddings, fixtures, responses
+from . import audio, background, batches, chat, completions, conversations, embeddings, evals, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -58,6 +58,7 @@ class Backend:
         self.batches = batches.Batches(self.files, self.run_batch_request)
         self.conversations = conversations.Conversations()
         self.background = background.Background()
+        self.evals = evals.Evals(self.files, self.run_batch_request)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -140,6 +141,7 @@ class Backend:
             "/v1/files": lambda: self.files.upload(fields, files),
             "/v1/fine_tuning/jobs": lambda: self.files.create_job(call),
             "/v1/batches": lambda: self.batches.create(call),
+            "/v1/evals": lambda: self.evals.create(call),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -162,6 +164,8 @@ class Backend:
         deleting = method == "DELETE"
         if reply := self.state_routes(method, path, call):
             return reply
+        if path.startswith("/v1/evals"):
+            return self.dispatch_evals(method, path, call)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             return responses.responses_get(m[1], self.store, delete=deleting)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/files/([\w-]+)(?:/(content))?", path)):
@@ -187,6 +191,21 @@ class Backend:
         elif method == "DELETE" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             self.background.forget(m[1])
         return None
+    def dispatch_evals(self, method: str, path: str, call: Call) -> Reply:
+        """``/v1/evals/...``: evals, their runs and output items (:mod:`local_backend.evals`)."""
+        ev, deleting = self.evals, method == "DELETE"
+        if method == "GET" and path == "/v1/evals":
+            return ev.list_evals()
+        if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/evals/([\w-]+)", path)):
+            return ev.retrieve(m[1], delete=deleting)
+        if m := re.fullmatch(r"/v1/evals/([\w-]+)/runs", path):
+            return ev.create_run(call, m[1]) if method == "POST" else ev.list_runs(m[1])
+        if m := re.fullmatch(r"/v1/evals/([\w-]+)/runs/([\w-]+)(/cancel)?", path):
+            return ev.retrieve_run(call, m[1], m[2], "cancel" if m[3] and method == "POST" else None, method)
+        if method == "GET" and (m := re.fullmatch(r"/v1/evals/([\w-]+)/runs/([\w-]+)/output_items(?:/([\w-]+))?",
+                                                  path)):
+            return ev.output_items(m[1], m[2], m[3])
+        raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
 
     def run_batch_request(self, url: str, body: dict[str, Any], line: int) -> dict[str, Any]:
         """Answer one request of a batch with the same engines as a direct call."""

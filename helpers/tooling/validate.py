@@ -19,6 +19,9 @@ from openai.types import (
     Batch,
     Completion,
     CreateEmbeddingResponse,
+    EvalCreateResponse,
+    EvalListResponse,
+    EvalRetrieveResponse,
     FileObject,
     ImagesResponse,
     Model,
@@ -26,6 +29,7 @@ from openai.types import (
     batch_create_params,
     completion_create_params,
     embedding_create_params,
+    eval_create_params,
     image_generate_params,
     moderation_create_params,
 )
@@ -49,6 +53,8 @@ from openai.types.conversations import (
     conversation_update_params,
     item_create_params,
 )
+from openai.types.evals import RunCreateResponse, RunListResponse, RunRetrieveResponse, run_create_params
+from openai.types.evals.runs import OutputItemListResponse, OutputItemRetrieveResponse
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from openai.types.responses import Response, ResponseStreamEvent, response_create_params
@@ -178,6 +184,15 @@ ROUTES = [
     Route("POST", r"/v1/conversations/[^/?]+/items", item_create_params.ItemCreateParams, ConversationItemList),
     Route("GET", r"/v1/conversations/[^/?]+/items/[^/?]+", None, ConversationItem),
     Route("DELETE", r"/v1/conversations/[^/?]+/items/[^/?]+", None, Conversation),
+    Route("POST", r"/v1/evals", eval_create_params.EvalCreateParams, EvalCreateResponse),
+    Route("GET", r"/v1/evals", None, list[EvalListResponse], prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/evals/[^/?]+", None, EvalRetrieveResponse),
+    Route("POST", r"/v1/evals/[^/?]+/runs", run_create_params.RunCreateParams, RunCreateResponse),
+    Route("GET", r"/v1/evals/[^/?]+/runs", None, list[RunListResponse], prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+", None, RunRetrieveResponse),
+    Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items", None, list[OutputItemListResponse],
+          prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items/[^/?]+", None, OutputItemRetrieveResponse),
 ]
 
 
