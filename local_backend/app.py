@@ -29,7 +29,7 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     start_chunked,
 )
 
-from . import audio, background, batches, chat, completions, conversations, embeddings, fixtures, responses
+from . import audio, background, batches, chat, compaction, completions, conversations, embeddings, fixtures, responses
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -127,6 +127,7 @@ class Backend:
             "/v1/chat/completions": lambda: chat.chat_completions(call, e),
             "/v1/responses": lambda: self.background.respond(call, lambda c: self.conversations.respond(
                 c, lambda inner: responses.responses_create(inner, e, self.store))),
+            "/v1/responses/compact": lambda: self.compact(call),
             "/v1/conversations": lambda: self.conversations.create(call),
             "/v1/completions": lambda: completions.completions(call, e),
             "/v1/embeddings": lambda: embeddings.embeddings(call, e),
@@ -169,6 +170,15 @@ class Backend:
         if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
             return self.files.job(call, m[1], m[2])
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def compact(self, call: Call) -> Reply:
+        """``responses.compact`` on ``input`` and/or ``previous_response_id``, read as ``responses.create`` does."""
+        compaction.check(call.body)
+        try:
+            messages = responses.input_messages({**call.body, "input": call.body.get("input") or []}, self.store)
+        except chat.Vision:
+            raise ApiError("Invalid 'input': images cannot be compacted offline.", "input", "invalid_value") from None
+        return compaction.compact(call, self.engines, messages)
 
     def state_routes(self, method: str, path: str, call: Call) -> Reply | None:
         """Conversations and their items, background responses (polls, cancel); None for other paths."""
