@@ -193,6 +193,10 @@ class Backend:
         elif method == "POST" and (m := re.fullmatch(r"/v1/responses/([\w-]+)/cancel", path)):
             return self.background.cancel(m[1], m[1] in self.store.responses)
         elif method == "GET" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
+            if str(call.body.get("stream")).lower() == "true":
+                if m[1] not in self.background.events and m[1] not in self.store.responses:
+                    raise ApiError(f"Response with id '{m[1]}' not found.", None, "not_found", status=404)
+                return self.background.replay(m[1], call.body)
             return self.background.retrieve(m[1])
         elif method == "DELETE" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             self.background.forget(m[1])

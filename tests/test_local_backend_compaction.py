@@ -1,4 +1,4 @@
-"""Compaction on the local backend: ``responses.compact``, compaction items in ``input``, ``context_management``.
+"""Compaction (``responses.compact``, compaction items in input, ``context_management``), resuming a background stream.
 
 Driven by the real openai SDK against fake engines (no weights, fast), like tests/test_local_backend_state.py.
 """
@@ -136,3 +136,27 @@ def test_context_management_bad_values_are_400s(client: OpenAI, entries: Any, pa
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.create(model=PLAIN, input="hi", extra_body={"context_management": entries})
     assert err.value.body["param"] == param
+
+
+# -- resuming a background stream ------------------------------------------------------------------
+def test_a_background_stream_can_be_resumed_after_a_sequence_number(client: OpenAI) -> None:
+    raw = client.responses.with_raw_response.create(model=PLAIN, input="Tell me about rivers.", background=True,
+                                                    stream=True)
+    assert "background stream emulated" in raw.headers["x-course-emulated"]
+    events = list(raw.parse())
+    assert events[0].type == "response.created" and events[0].response.status == "queued"
+    assert events[0].response.background is True and events[-1].type == "response.completed"
+    numbers = [e.sequence_number for e in events]
+    resumed = list(client.responses.retrieve(events[0].response.id, stream=True, starting_after=numbers[2]))
+    assert [e.sequence_number for e in resumed] == numbers[3:]
+    assert [e.model_dump() for e in resumed] == [e.model_dump() for e in events[3:]]
+    assert client.responses.retrieve(events[0].response.id).status == "completed"
+
+
+def test_resuming_what_was_not_a_background_stream_is_an_error(client: OpenAI) -> None:
+    plain = client.responses.create(model=PLAIN, input="Hi")
+    with pytest.raises(openai.BadRequestError) as err:
+        list(client.responses.retrieve(plain.id, stream=True, starting_after=0))
+    assert err.value.body["param"] == "stream"
+    with pytest.raises(openai.NotFoundError):
+        list(client.responses.retrieve("resp_unknown", stream=True))

@@ -158,7 +158,7 @@ ROUTES = [
     Route("POST", r"/v1/chat/completions", _streaming(chat_params), ChatCompletion, stream=ChatCompletionChunk),
     Route("POST", r"/v1/responses", _streaming(response_create_params), Response, stream=ResponseStreamEvent),
     Route("POST", r"/v1/responses/compact", response_compact_params.ResponseCompactParams, _CompactedResponse),
-    Route("GET", r"/v1/responses/[^/?]+", None, Response),
+    Route("GET", r"/v1/responses/[^/?]+", None, Response, stream=ResponseStreamEvent),
     Route("DELETE", r"/v1/responses/[^/?]+", None, None),
     Route("POST", r"/v1/completions", _streaming(completion_create_params), Completion, stream=Completion,
           prepare=_echoed_logprobs),
