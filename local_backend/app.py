@@ -29,7 +29,19 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     start_chunked,
 )
 
-from . import audio, background, batches, chat, compaction, completions, conversations, embeddings, fixtures, responses
+from . import (
+    audio,
+    background,
+    batches,
+    chat,
+    compaction,
+    completions,
+    conversations,
+    embeddings,
+    fixtures,
+    responses,
+    webhooks,
+)
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -50,14 +62,15 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], dic
 class Backend:
     """The OpenAI-compatible local server: routes requests to the adapters over ``engines``."""
 
-    def __init__(self, engines: Engines, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, engines: Engines, port: int = DEFAULT_PORT, hooks: webhooks.Webhooks | None = None) -> None:
         self.engines = engines
         self.port = port
         self.store = responses.Store()
         self.files = fixtures.FileStore()
         self.batches = batches.Batches(self.files, self.run_batch_request)
         self.conversations = conversations.Conversations()
-        self.background = background.Background()
+        self.webhooks = hooks or webhooks.Webhooks()
+        self.background = background.Background(self.webhooks.final)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None

@@ -32,7 +32,8 @@ NOTE = ("background emulated: the answer was generated when the request arrived;
 class Background:
     """Background responses by id: the finished answer and how far polls have revealed it."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_final: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.on_final = on_final or (lambda response: None)  # called once a response reaches a final status
         self.final: dict[str, dict[str, Any]] = {}
         self.stage: dict[str, str] = {}  # queued, in_progress, done or cancelled
         self.events: dict[str, list[tuple[str | None, Any]]] = {}  # the kept events of a streamed one
@@ -71,6 +72,7 @@ class Background:
         with self.lock:
             self.final[final["id"]], self.stage[final["id"]] = final, "done"
             self.events[final["id"]] = events
+        self.on_final(final)
         return Reply(events=iter(events), content_type=reply.content_type, model=reply.model)
 
     def replay(self, response_id: str, query: dict[str, Any]) -> Reply:
@@ -100,7 +102,10 @@ class Background:
             stage = self.stage[response_id]
             if stage in STAGES:
                 self.stage[response_id] = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "done"
-            return Reply(json=self._view(response_id))
+            view = self._view(response_id)
+        if stage == STAGES[-1]:
+            self.on_final(view)
+        return Reply(json=view)
 
     def cancel(self, response_id: str, known: bool) -> Reply:
         """``responses.cancel``: ``known`` says whether the id is a stored (foreground) response."""
@@ -110,9 +115,13 @@ class Background:
                     raise ApiError("Only responses created with background=true can be cancelled.", None,
                                    "invalid_request")
                 raise ApiError(f"Response with id '{response_id}' not found.", None, "not_found", status=404)
-            if self.stage[response_id] in STAGES:
+            running = self.stage[response_id] in STAGES
+            if running:
                 self.stage[response_id] = "cancelled"
-            return Reply(json=self._view(response_id))
+            view = self._view(response_id)
+        if running:
+            self.on_final(view)
+        return Reply(json=view)
 
     def forget(self, response_id: str) -> None:
         with self.lock:
