@@ -9,6 +9,7 @@ import time
 
 from .app import DEFAULT_PORT, Backend
 from .engines import prepare, real_engines
+from .webhooks import SettingError, Webhooks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         prepare()
         return 0
+    try:
+        hooks = Webhooks.from_env(os.environ)
+    except SettingError as exc:
+        print(f"local backend: {exc}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     engines = real_engines()
-    backend = Backend(engines, args.port)
+    backend = Backend(engines, args.port, hooks)
     httpd = backend.bind()  # fail fast if the port is taken, before loading models
     if not args.lazy:
         for role in engines.factories:

@@ -29,7 +29,20 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     start_chunked,
 )
 
-from . import audio, background, batches, chat, completions, conversations, embeddings, evals, fixtures, responses
+from . import (
+    audio,
+    background,
+    batches,
+    chat,
+    compaction,
+    completions,
+    conversations,
+    embeddings,
+    evals,
+    fixtures,
+    responses,
+    webhooks,
+)
 from .common import CREATED, ApiError, Call, Reply
 from .engines import Engines
 
@@ -50,14 +63,15 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], dic
 class Backend:
     """The OpenAI-compatible local server: routes requests to the adapters over ``engines``."""
 
-    def __init__(self, engines: Engines, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, engines: Engines, port: int = DEFAULT_PORT, hooks: webhooks.Webhooks | None = None) -> None:
         self.engines = engines
         self.port = port
         self.store = responses.Store()
         self.files = fixtures.FileStore()
         self.batches = batches.Batches(self.files, self.run_batch_request)
         self.conversations = conversations.Conversations()
-        self.background = background.Background()
+        self.webhooks = hooks or webhooks.Webhooks()
+        self.background = background.Background(self.webhooks.final)
         self.evals = evals.Evals(self.files, self.run_batch_request)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
@@ -128,6 +142,7 @@ class Backend:
             "/v1/chat/completions": lambda: chat.chat_completions(call, e),
             "/v1/responses": lambda: self.background.respond(call, lambda c: self.conversations.respond(
                 c, lambda inner: responses.responses_create(inner, e, self.store))),
+            "/v1/responses/compact": lambda: self.compact(call),
             "/v1/conversations": lambda: self.conversations.create(call),
             "/v1/completions": lambda: completions.completions(call, e),
             "/v1/embeddings": lambda: embeddings.embeddings(call, e),
@@ -174,6 +189,15 @@ class Backend:
             return self.files.job(call, m[1], m[2])
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
 
+    def compact(self, call: Call) -> Reply:
+        """``responses.compact`` on ``input`` and/or ``previous_response_id``, read as ``responses.create`` does."""
+        compaction.check(call.body)
+        try:
+            messages = responses.input_messages({**call.body, "input": call.body.get("input") or []}, self.store)
+        except chat.Vision:
+            raise ApiError("Invalid 'input': images cannot be compacted offline.", "input", "invalid_value") from None
+        return compaction.compact(call, self.engines, messages)
+
     def state_routes(self, method: str, path: str, call: Call) -> Reply | None:
         """Conversations and their items, background responses (polls, cancel); None for other paths."""
         if m := re.fullmatch(r"/v1/conversations/([\w-]+)/items/([\w-]+)", path):
@@ -187,6 +211,10 @@ class Backend:
         elif method == "POST" and (m := re.fullmatch(r"/v1/responses/([\w-]+)/cancel", path)):
             return self.background.cancel(m[1], m[1] in self.store.responses)
         elif method == "GET" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
+            if str(call.body.get("stream")).lower() == "true":
+                if m[1] not in self.background.events and m[1] not in self.store.responses:
+                    raise ApiError(f"Response with id '{m[1]}' not found.", None, "not_found", status=404)
+                return self.background.replay(m[1], call.body)
             return self.background.retrieve(m[1])
         elif method == "DELETE" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             self.background.forget(m[1])

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from . import reasoning
+from . import compaction, reasoning
 from .chat import (
     LABELS,
     Plan,
@@ -44,7 +44,7 @@ from .reasoning import Thinking
 RESPONSES_FIELDS = {"model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "stream",
                     "text", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id", "reasoning",
                     "truncation", "include", "seed", "stream_options", "background", "conversation",
-                    "prompt_cache_retention", "prompt_cache_options"} | LABELS
+                    "prompt_cache_retention", "prompt_cache_options", "context_management"} | LABELS
 INCLUDABLE = {"reasoning.encrypted_content"}
 CACHE_NOTE = ("prompt caching: the local backend evaluates every prompt in full (for determinism), so "
               "usage.input_tokens_details.cached_tokens is always 0")
@@ -92,11 +92,13 @@ def input_messages(body: dict[str, Any], store: Store) -> list[dict[str, Any]]:
         elif kind == "function_call_output":
             output = item.get("output")
             chat.append({"role": "tool", "content": output if isinstance(output, str) else json.dumps(output)})
+        elif kind == "compaction":  # the emulated compaction's summary, as context (a 400 for a real one)
+            chat.append(compaction.context(item, f"input[{i}].encrypted_content"))
         elif kind == "reasoning":
             continue  # the local model does not reason; earlier reasoning items carry nothing to replay
         else:
             raise unsupported(f"input[{i}].type", f"items of type {kind!r} are not available offline.")
-    return messages + engine_messages(chat)
+    return messages + (engine_messages(chat) if chat else [])
 
 
 def functions(tools: Any) -> list[dict[str, Any]] | None:
@@ -146,6 +148,7 @@ def responses_create(call: Call, engines: Engines, store: Store) -> Reply:
         messages = input_messages(body, store)
     except Vision:
         return vision_fixture(call, body)
+    messages, compacted = compaction.manage(call, engines, messages)
     chat_body = {"tools": functions(body.get("tools")), "tool_choice": chat_tool_choice(body.get("tool_choice"))}
     params = sampling(body, "max_output_tokens", body.get("max_output_tokens"), DEFAULT_MAX_TOKENS)
     params |= response_format((body.get("text") or {}).get("format"), "text.format")
@@ -168,6 +171,8 @@ def responses_create(call: Call, engines: Engines, store: Store) -> Reply:
     with GENERATION_LOCK:
         answer = finish(call, base, list(reasoning.spend(fitted(engine, plan, seed, body, call), thinking)), store,
                         plan, thinking)
+    if compacted is not None:  # OpenAI: the compaction item comes first in output
+        answer["output"].insert(0, compacted)
     return Reply(json=answer, model=engine.name)
 
 

@@ -57,7 +57,15 @@ from openai.types.evals import RunCreateResponse, RunListResponse, RunRetrieveRe
 from openai.types.evals.runs import OutputItemListResponse, OutputItemRetrieveResponse
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
-from openai.types.responses import Response, ResponseStreamEvent, response_create_params
+from openai.types.responses import (
+    CompactedResponse,
+    Response,
+    ResponseInputMessageItem,
+    ResponseOutputItem,
+    ResponseStreamEvent,
+    response_compact_params,
+    response_create_params,
+)
 
 from ..replay.interaction import Interaction, StoredRequest, error_message, is_streaming, status_of
 
@@ -142,12 +150,21 @@ def _streaming(module: Any) -> tuple[Any, Any]:
     return getattr(module, names[0]), getattr(module, prefix + "Streaming")
 
 
+class _CompactedResponse(CompactedResponse):
+    """The SDK's ``CompactedResponse``, with its documented output: "a list of all user messages, followed by a
+    single compaction item". Its type lists output items only (assistant messages), so the user messages are
+    checked against the SDK's own input message item type."""
+
+    output: list[ResponseInputMessageItem | ResponseOutputItem]  # type: ignore[assignment]  # wider, on purpose
+
+
 _TRANSCRIPTION = Transcription | TranscriptionVerbose
 _TRANSLATION = Translation | TranslationVerbose
 ROUTES = [
     Route("POST", r"/v1/chat/completions", _streaming(chat_params), ChatCompletion, stream=ChatCompletionChunk),
     Route("POST", r"/v1/responses", _streaming(response_create_params), Response, stream=ResponseStreamEvent),
-    Route("GET", r"/v1/responses/[^/?]+", None, Response),
+    Route("POST", r"/v1/responses/compact", response_compact_params.ResponseCompactParams, _CompactedResponse),
+    Route("GET", r"/v1/responses/[^/?]+", None, Response, stream=ResponseStreamEvent),
     Route("DELETE", r"/v1/responses/[^/?]+", None, None),
     Route("POST", r"/v1/completions", _streaming(completion_create_params), Completion, stream=Completion,
           prepare=_echoed_logprobs),
