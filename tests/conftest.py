@@ -14,6 +14,9 @@ from helpers.keys import PLACEHOLDER_KEY
 from helpers.replay.recording import Recording
 from helpers.replay.server import CourseServer
 from helpers.testing.fake_upstream import FakeUpstream
+from local_backend import Backend
+
+from .fake_engines import fake_engines
 
 # The real-browser tests (tests/browser/) need chromium and about a minute: `make browser-test` runs them.
 collect_ignore = [] if os.environ.get("COURSE_BROWSER_TESTS") else ["browser"]
@@ -70,3 +73,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytes
     if session.current() is not None:
         session.current().close()
     os.environ.pop("OPENAI_BASE_URL", None)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Backend]:
+    """The local backend on fake engines (no weights), one per test module."""
+    server = Backend(fake_engines(), port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(backend: Backend) -> OpenAI:
+    """The SDK pointed at that backend."""
+    return OpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0)

@@ -8,6 +8,9 @@ from typing import Any
 
 from local_backend.engines import Engines
 
+# A model the rule table lists as not reasoning (for tests about mechanics) and the default reasoning chat model.
+PLAIN = "gpt-4.1-mini"
+REASONING = "gpt-5.4-mini"
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
 
 
@@ -113,3 +116,8 @@ def fake_engines() -> Engines:
                        "transcription": "FakeWhisper", "speech": "FakeTTS"}.items():
         factories[role].model_name = name
     return Engines(factories)
+
+
+def last_messages(backend: Any) -> list[dict[str, Any]]:
+    """The messages of the chat engine's latest call (``backend``: a local_backend.Backend on fake engines)."""
+    return backend.engines.get("chat").calls[-1]["messages"]

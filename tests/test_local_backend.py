@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -25,27 +24,12 @@ from pydantic import BaseModel
 from local_backend import Backend
 from local_backend.common import MAX_TOKENS_CAP
 
-from .fake_engines import fake_engines
+from .fake_engines import PLAIN, REASONING, fake_engines
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = [{"role": "user", "content": "Say hello"}]
-# A model the rule table lists as not reasoning: the adapter tests below are about mechanics. The reasoning
-# rules and their emulation (for the default chat model) have tests of their own at the end.
-PLAIN = "gpt-4.1-mini"
-REASONING = "gpt-5.4-mini"
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[Backend]:
-    server = Backend(fake_engines(), port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(backend: Backend) -> OpenAI:
-    return OpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0)
+# The adapter tests use PLAIN (not a reasoning model): they are about mechanics. The reasoning rules and their
+# emulation (REASONING, the default chat model) have tests of their own at the end.
 
 
 def raw(backend: Backend, path: str, body: dict, method: str = "POST") -> tuple[int, dict[str, str], bytes]:

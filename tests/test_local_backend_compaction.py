@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -20,32 +19,14 @@ from local_backend import Backend
 from local_backend.common import ApiError
 from local_backend.compaction import CONTEXT_PREFIX, PREFIX, seal, unseal
 
-from .fake_engines import fake_engines
+from .fake_engines import PLAIN, last_messages
 
-PLAIN = "gpt-4.1-mini"
 HISTORY: list[Any] = [
     {"role": "user", "content": "My name is Ada and I like tea."},
     {"role": "assistant", "content": "Nice to meet you, Ada. Tea is lovely."},
     {"role": "user", "content": "What is a good snack with it?"},
     {"role": "assistant", "content": "Shortbread goes well with tea."},
 ]
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[Backend]:
-    server = Backend(fake_engines(), port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(backend: Backend) -> OpenAI:
-    return OpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0)
-
-
-def last_messages(backend: Backend) -> list[dict[str, Any]]:
-    return backend.engines.get("chat").calls[-1]["messages"]
 
 
 def test_compact_keeps_user_messages_and_adds_one_labelled_compaction_item(client: OpenAI) -> None:

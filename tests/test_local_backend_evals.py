@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import openai
 import pytest
@@ -11,8 +10,6 @@ from openai import OpenAI
 
 from helpers.tooling.validate import check_interaction
 from local_backend import Backend
-
-from .fake_engines import fake_engines
 
 ITEM_SCHEMA = {"type": "object", "properties": {"ticket": {"type": "string"},
                                                  "label": {"type": "string", "enum": ["billing", "bug"]}},
@@ -25,19 +22,6 @@ FUZZY = {"type": "text_similarity", "name": "fuzzy", "input": "{{sample.output_t
 ROWS = [{"item": {"ticket": "I was charged twice", "label": "billing"}, "sample": {"output_text": "billing"}},
         {"item": {"ticket": "The app crashes", "label": "bug"}, "sample": {"output_text": "Bug"}},
         {"item": {"ticket": "Refund please", "label": "billing"}, "sample": {"output_text": "bills"}}]
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[Backend]:
-    server = Backend(fake_engines(), port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(backend: Backend) -> OpenAI:
-    return OpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0)
 
 
 def finish(client: OpenAI, eval_id: str, run_id: str, limit: int = 20) -> list[str]:

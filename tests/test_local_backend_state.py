@@ -17,27 +17,7 @@ from openai import OpenAI
 from local_backend import Backend
 from local_backend.common import ApiError
 
-from .fake_engines import fake_engines
-
-PLAIN = "gpt-4.1-mini"
-REASONING = "gpt-5.4-mini"
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[Backend]:
-    server = Backend(fake_engines(), port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(backend: Backend) -> OpenAI:
-    return OpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0)
-
-
-def last_messages(backend: Backend) -> list[dict[str, Any]]:
-    return backend.engines.get("chat").calls[-1]["messages"]
+from .fake_engines import PLAIN, REASONING, fake_engines, last_messages
 
 
 # -- conversations ---------------------------------------------------------------------------------
