@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdlib only)
     CLIENT_GONE,
     LOCAL_BACKEND_PORT,
+    WEBHOOK_URL_HEADER,
     LoopbackServer,
     parse_form,
     read_body,
@@ -110,11 +111,13 @@ class Backend:
             return count
 
     def route(self, method: str, path: str, content_type: str, raw: bytes, session: str = "",
-              query: str = "") -> tuple[Reply, Call]:
+              query: str = "", webhook_url: str | None = None) -> tuple[Reply, Call]:
         """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error.
 
         ``session`` (the ``X-Course-Session`` header the course's recorder sends) scopes the count of identical
         requests, so recording a notebook twice gives the same ids however long this server has run.
+        ``webhook_url`` (the ``X-Course-Webhook-Url`` header) sends this request's webhook deliveries to the course
+        server that recorded it, instead of ``LOCAL_BACKEND_WEBHOOK_URL``.
         """
         fields: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
@@ -132,7 +135,7 @@ class Backend:
         if method == "GET" and query:
             body = dict(parse_qsl(query))  # list parameters (order, limit, after) of a GET
         key = json.dumps([session, method, path, body], sort_keys=True, default=str)
-        call = Call(path, body, self.occurrence(key))
+        call = Call(path, body, self.occurrence(key), webhook_url=webhook_url)
         return self.dispatch(method, path, call, fields, files), call
 
     def dispatch(self, method: str, path: str, call: Call, fields: dict[str, Any],
@@ -209,13 +212,13 @@ class Backend:
         elif m := re.fullmatch(r"/v1/conversations/([\w-]+)", path):
             return self.conversations.conversation(method, m[1], call)
         elif method == "POST" and (m := re.fullmatch(r"/v1/responses/([\w-]+)/cancel", path)):
-            return self.background.cancel(m[1], m[1] in self.store.responses)
+            return self.background.cancel(m[1], m[1] in self.store.responses, call.webhook_url)
         elif method == "GET" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             if str(call.body.get("stream")).lower() == "true":
                 if m[1] not in self.background.events and m[1] not in self.store.responses:
                     raise ApiError(f"Response with id '{m[1]}' not found.", None, "not_found", status=404)
                 return self.background.replay(m[1], call.body)
-            return self.background.retrieve(m[1])
+            return self.background.retrieve(m[1], call.webhook_url)
         elif method == "DELETE" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             self.background.forget(m[1])
         return None
@@ -250,7 +253,8 @@ class Backend:
         call = Call(path, {})
         try:
             reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw,
-                                     h.headers.get("X-Course-Session", ""), urlsplit(h.path).query)
+                                     h.headers.get("X-Course-Session", ""), urlsplit(h.path).query,
+                                     h.headers.get(WEBHOOK_URL_HEADER))
             if reply.events is not None:
                 first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
             elif reply.body is None:

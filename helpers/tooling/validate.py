@@ -8,6 +8,7 @@ response of the wrong shape (say, from a local server that cut a corner) fails l
 from __future__ import annotations
 
 import base64
+import json
 import re
 import struct
 from collections.abc import Callable
@@ -66,8 +67,10 @@ from openai.types.responses import (
     response_compact_params,
     response_create_params,
 )
+from openai.types.webhooks import UnwrapWebhookEvent
 
 from ..replay.interaction import Interaction, StoredRequest, error_message, is_streaming, status_of
+from ..replay.wire import RELAY_WEBHOOK_SECRET, sign_webhook
 
 
 @cache
@@ -213,13 +216,37 @@ ROUTES = [
 ]
 
 
+def _check_webhooks(item: Interaction, where: str) -> list[str]:
+    """Each recorded webhook: an event the SDK's ``UnwrapWebhookEvent`` accepts, signed by the local backend's relay
+    secret over the exact recorded body (so replay passes on what was delivered)."""
+    problems: list[str] = []
+    for number, delivery in enumerate(item.get("webhooks", [])):
+        at = f"{where} webhook {number}"
+        try:
+            event = json.loads(delivery["body"])
+        except ValueError as exc:
+            problems.append(f"{at}: the body is not JSON ({exc})")
+            continue
+        problems += _check(UnwrapWebhookEvent, event, at)
+        headers = delivery["headers"]
+        try:
+            expected = sign_webhook(RELAY_WEBHOOK_SECRET, headers["webhook-id"], int(headers["webhook-timestamp"]),
+                                    delivery["body"].encode())
+        except (KeyError, ValueError):
+            problems.append(f"{at}: webhook-id or webhook-timestamp missing or malformed")
+            continue
+        if headers.get("webhook-signature") != expected:
+            problems.append(f"{at}: the signature does not match the recorded body")
+    return problems
+
+
 def check_interaction(item: Interaction, where: str) -> list[str]:
     """Problems with one recorded interaction (empty when the SDK's types accept it)."""
     request, response = item["request"], item["response"]
     route = next((r for r in ROUTES if r.matches(request)), None)
     if route is None:
         return [f"{where}: no validator for {request['method']} {request['path']}; add a Route in {__name__}"]
-    problems: list[str] = []
+    problems = _check_webhooks(item, where)
     params = route.params
     if isinstance(params, tuple):
         params = params[1] if is_streaming(request) else params[0]
