@@ -72,7 +72,8 @@ class Containers:
                                    body.get("file_ids") or []))
 
     def new(self, call: Call, name: str, expires: dict[str, Any], memory: str, file_ids: list[Any]) -> dict[str, Any]:
-        box = {"id": call.make_id("cntr_"), "object": "container", "created_at": CREATED, "name": name,
+        box_id = call.make_id("cntr_")
+        box: dict[str, Any] = {"id": box_id, "object": "container", "created_at": CREATED, "name": name,
                "status": "running", "expires_after": expires, "last_active_at": CREATED, "memory_limit": memory,
                "network_policy": {"type": "disabled"}}
         files: dict[str, tuple[dict[str, Any], bytes]] = {}
@@ -82,9 +83,9 @@ class Containers:
                     raise ApiError(f"Invalid 'file_ids[{i}]': no such File object: {file_id}", f"file_ids[{i}]",
                                    "not_found", status=404)
                 meta, content = self.uploads.files[file_id], self.uploads.contents[file_id]
-            files.update(self.entry(box["id"], "/mnt/data/" + meta["filename"], content, "user"))
+            files.update(self.entry(box_id, "/mnt/data/" + meta["filename"], content, "user"))
         with self.lock:
-            self.boxes[box["id"]], self.files[box["id"]] = box, files
+            self.boxes[box_id], self.files[box_id] = box, files
         return box
 
     def entry(self, container_id: str, path: str, content: bytes, source: str) -> dict[str, Any]:

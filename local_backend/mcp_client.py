@@ -222,7 +222,7 @@ def respond(call: Call, engines: Engines, store: Store, approvals: Approvals) ->
     if thinking is not None:
         params["max_tokens"] = thinking.answer_cap()
     engine = engines.get("chat")
-    seed = body.get("seed") if isinstance(body.get("seed"), int) else call.default_seed()
+    seed: int = body["seed"] if isinstance(body.get("seed"), int) else call.default_seed()
     call.headers["x-course-note"] = NOTE
     pending = False
     if answers:

@@ -20,18 +20,19 @@ LESSON = "19_mcp_and_code_interpreter"
 def ran() -> Iterator[dict[str, Cell]]:
     backend = Backend(fake_engines(), port=0)
     backend.start()
+    ask = 'model="gpt-4.1-mini", input="What does bitcoin cost?", tools=[tool]'
+    follow = 'model="gpt-4.1-mini", tools=[tool], previous_response_id=asked.id'
+    answer = '{"type": "mcp_approval_response", "approval_request_id": request.id'
     named = {
-        "setup": f'from helpers import mcp_tools, setup\nfrom openai import OpenAI\n\nsetup("{LESSON}", backend="live")\n'
-                 'client = OpenAI()\nserver = mcp_tools.serve(port=0)\n'
+        "setup": 'from helpers import mcp_tools, setup\nfrom openai import OpenAI\n\n'
+                 f'setup("{LESSON}", backend="live")\nclient = OpenAI()\nserver = mcp_tools.serve(port=0)\n'
                  'tool = {"type": "mcp", "server_label": "course_tools", "server_url": server.url}',
-        "asked": 'asked = client.responses.create(model="gpt-4.1-mini", input="What does bitcoin cost?", tools=[tool])\n'
+        "asked": f'asked = client.responses.create({ask})\n'
                  'request = next(i for i in asked.output if i.type == "mcp_approval_request")\nprint(request.name)',
-        "refused": 'refused = client.responses.create(model="gpt-4.1-mini", tools=[tool], previous_response_id=asked.id,'
-                   ' input=[{"type": "mcp_approval_response", "approval_request_id": request.id, "approve": False}])\n'
+        "refused": f'refused = client.responses.create({follow}, input=[{answer}, "approve": False}}])\n'
                    'print([item.type for item in refused.output])',
-        "again": 'client.responses.create(model="gpt-4.1-mini", tools=[tool], previous_response_id=asked.id,'
-                 ' input=[{"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}])',
-        "down": 'server.stop()\nclient.responses.create(model="gpt-4.1-mini", input="What does bitcoin cost?", tools=[tool])',
+        "again": f'client.responses.create({follow}, input=[{answer}, "approve": True}}])',
+        "down": f'server.stop()\nclient.responses.create({ask})',
     }
     try:
         cells = run(list(named.values()), COURSE_BACKEND="replay", OPENAI_API_KEY=PLACEHOLDER_KEY,
