@@ -20,6 +20,7 @@ from typing import Any, Literal
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
 
 # Authored sample data (lesson 09): not real weather, not a real market price.
@@ -71,16 +72,28 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-class ToolServer:
-    """The MCP server running in a daemon thread; ``url`` is its streamable HTTP endpoint."""
+def security(public_host: str | None) -> TransportSecuritySettings:
+    """DNS-rebinding protection: requests must name this machine (or ``public_host``, a tunnel's host name)."""
+    hosts = ["127.0.0.1:*", "localhost:*", *([public_host] if public_host else [])]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", *([f"https://{public_host}"] if public_host else [])]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
+                                     allowed_origins=origins)
 
-    def __init__(self, port: int = DEFAULT_PORT) -> None:
+
+class ToolServer:
+    """The MCP server running in a daemon thread; ``url`` is its streamable HTTP endpoint.
+
+    It listens on 127.0.0.1 only. Behind a tunnel that forwards a public HTTPS name to this port, pass that name as
+    ``public_host`` (e.g. ``"abc.trycloudflare.com"``), or the server refuses the forwarded requests' Host header.
+    """
+
+    def __init__(self, port: int = DEFAULT_PORT, public_host: str | None = None) -> None:
         if port and not port_is_free(port):
             warnings.warn(f"port {port} is taken: the MCP server uses a free port instead, so recorded answers "
                           "that name the server's URL will not match", stacklevel=2)
             port = 0
         app = build_server().streamable_http_app(streamable_http_path=PATH, json_response=True,
-                                                 stateless_http=True)
+                                                 stateless_http=True, transport_security=security(public_host))
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                      lifespan="on"))
         self._thread = threading.Thread(target=self._server.run, name="course-mcp-server", daemon=True)
@@ -108,6 +121,6 @@ class ToolServer:
         self.stop()
 
 
-def serve(port: int = DEFAULT_PORT) -> ToolServer:
+def serve(port: int = DEFAULT_PORT, public_host: str | None = None) -> ToolServer:
     """Start the course's MCP server on 127.0.0.1 and return it (call ``.stop()`` when done)."""
-    return ToolServer(port)
+    return ToolServer(port, public_host)

@@ -188,3 +188,15 @@ def test_code_interpreter_is_a_labelled_fixture(client: OpenAI) -> None:
     assert again.output[0].outputs is None  # outputs only when included
     with pytest.raises(openai.NotFoundError, match="Container with id 'cntr_nope' not found"):
         client.responses.create(model=PLAIN, input="x", tools=[{"type": "code_interpreter", "container": "cntr_nope"}])
+
+
+def test_a_tunnels_host_name_is_accepted_only_when_named() -> None:
+    import httpx2
+
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    with mcp_tools.ToolServer(port=0, public_host="abc.example.com") as server:
+        named = httpx2.post(server.url, json=listing, headers=headers | {"Host": "abc.example.com"})
+        other = httpx2.post(server.url, json=listing, headers=headers | {"Host": "evil.example.com"})
+    assert named.status_code == 200 and "get_weather" in named.text
+    assert other.status_code == 421  # DNS-rebinding protection
