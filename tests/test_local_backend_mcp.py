@@ -200,3 +200,25 @@ def test_a_tunnels_host_name_is_accepted_only_when_named() -> None:
         other = httpx2.post(server.url, json=listing, headers=headers | {"Host": "evil.example.com"})
     assert named.status_code == 200 and "get_weather" in named.text
     assert other.status_code == 421  # DNS-rebinding protection
+
+
+def test_an_agents_sdk_agent_uses_the_server(backend: Backend, tools: mcp_tools.ToolServer) -> None:
+    """Lesson 17: the Agents SDK is the MCP client; the backend sees the server's tools as function tools."""
+    from agents import Agent, ModelSettings, OpenAIResponsesModel, Runner, set_tracing_disabled
+    from agents.mcp import MCPServerStreamableHttp
+    from openai import AsyncOpenAI
+
+    set_tracing_disabled(True)
+    model = OpenAIResponsesModel(PLAIN, AsyncOpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0))
+
+    async def go() -> Any:
+        async with MCPServerStreamableHttp(params={"url": tools.url}, name="course tools") as server:
+            agent = Agent(name="MCP assistant", instructions="Answer.", model=model, mcp_servers=[server],
+                          model_settings=ModelSettings(max_tokens=200))
+            return await Runner.run(agent, "How much is one bitcoin?")
+
+    result = asyncio.run(go())
+    assert [item.type for item in result.new_items] == ["tool_call_item", "tool_call_output_item",
+                                                        "message_output_item"]
+    assert result.new_items[0].raw_item.name == "get_bitcoin_price"
+    assert "61250.0" in str(result.new_items[1].output)  # the server's answer (the fake model writes "USD")
