@@ -185,6 +185,10 @@ class Approvals:
         with self.lock:
             self.pending[item["id"]] = {"item": item, "url": server.url}
 
+    def restore(self, pending: dict[str, Any]) -> None:
+        with self.lock:
+            self.pending[pending["item"]["id"]] = pending
+
     def take(self, request_id: Any, param: str) -> dict[str, Any]:
         with self.lock:
             if request_id not in self.pending:
@@ -227,8 +231,12 @@ def respond(call: Call, engines: Engines, store: Store, approvals: Approvals) ->
     pending = False
     if answers:
         for i, answer in answers:
-            decide(call, turn, declared, approvals.take(answer.get("approval_request_id"),
-                                                        f"input[{i}].approval_request_id"), answer)
+            asked = approvals.take(answer.get("approval_request_id"), f"input[{i}].approval_request_id")
+            try:
+                decide(call, turn, declared, asked, answer)
+            except ApiError:  # e.g. the server is down: the request stays answerable (nothing lost)
+                approvals.restore(asked)
+                raise
     else:
         pending = plan_call(call, turn, declared, approvals, engine, params, seed, body.get("tool_choice"))
     text = ""

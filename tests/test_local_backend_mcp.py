@@ -222,3 +222,19 @@ def test_an_agents_sdk_agent_uses_the_server(backend: Backend, tools: mcp_tools.
                                                         "message_output_item"]
     assert result.new_items[0].raw_item.name == "get_bitcoin_price"
     assert "61250.0" in str(result.new_items[1].output)  # the server's answer (the fake model writes "USD")
+
+
+def test_a_server_gone_before_the_approved_call_is_a_424(client: OpenAI) -> None:
+    server = mcp_tools.serve(port=0)
+    tool = mcp(server.url)
+    asked = client.responses.create(model=PLAIN, input="What does one bitcoin cost?", tools=[tool])
+    request = of(asked, "mcp_approval_request")[0]
+    server.stop()
+    with pytest.raises(openai.APIStatusError, match="Error calling tool 'get_bitcoin_price' on MCP server") as caught:
+        client.responses.create(model=PLAIN, previous_response_id=asked.id, tools=[tool], input=[
+            {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}])
+    assert caught.value.status_code == 424
+    with mcp_tools.ToolServer(port=server.port):  # back up: the same approval still counts
+        done = client.responses.create(model=PLAIN, previous_response_id=asked.id, tools=[tool], input=[
+            {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}])
+    assert of(done, "mcp_call")[0].output
