@@ -183,7 +183,7 @@ class Approvals:
 
     def add(self, item: dict[str, Any], server: Server) -> None:
         with self.lock:
-            self.pending[item["id"]] = {"item": item, "url": server.url}
+            self.pending[item["id"]] = {"item": item, "server_label": server.label}
 
     def restore(self, pending: dict[str, Any]) -> None:
         with self.lock:
