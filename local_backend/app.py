@@ -37,10 +37,12 @@ from . import (
     chat,
     compaction,
     completions,
+    containers,
     conversations,
     embeddings,
     evals,
     fixtures,
+    mcp_client,
     responses,
     webhooks,
 )
@@ -74,6 +76,8 @@ class Backend:
         self.webhooks = hooks or webhooks.Webhooks()
         self.background = background.Background(self.webhooks.final)
         self.evals = evals.Evals(self.files, self.run_batch_request)
+        self.containers = containers.Containers(self.files)
+        self.approvals = mcp_client.Approvals()
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -144,7 +148,7 @@ class Backend:
         posts: dict[str, Callable[[], Reply]] = {
             "/v1/chat/completions": lambda: chat.chat_completions(call, e),
             "/v1/responses": lambda: self.background.respond(call, lambda c: self.conversations.respond(
-                c, lambda inner: responses.responses_create(inner, e, self.store))),
+                c, self.respond)),
             "/v1/responses/compact": lambda: self.compact(call),
             "/v1/conversations": lambda: self.conversations.create(call),
             "/v1/completions": lambda: completions.completions(call, e),
@@ -160,6 +164,7 @@ class Backend:
             "/v1/fine_tuning/jobs": lambda: self.files.create_job(call),
             "/v1/batches": lambda: self.batches.create(call),
             "/v1/evals": lambda: self.evals.create(call),
+            "/v1/containers": lambda: self.containers.create(call),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -184,12 +189,32 @@ class Backend:
             return reply
         if path.startswith("/v1/evals"):
             return self.dispatch_evals(method, path, call)
+        if path.startswith("/v1/containers"):
+            return self.dispatch_containers(method, path)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             return responses.responses_get(m[1], self.store, delete=deleting)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/files/([\w-]+)(?:/(content))?", path)):
             return self.files.file(m[1], m[2], delete=deleting)
         if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
             return self.files.job(call, m[1], m[2])
+        raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def respond(self, call: Call) -> Reply:
+        """``responses.create``: hosted tools (mcp, code_interpreter) by their modules, the rest by responses."""
+        if mcp_client.uses_mcp(call.body):
+            return mcp_client.respond(call, self.engines, self.store, self.approvals)
+        if containers.uses_code_interpreter(call.body):
+            return self.containers.respond(call, self.store)
+        return responses.responses_create(call, self.engines, self.store)
+
+    def dispatch_containers(self, method: str, path: str) -> Reply:
+        """``/v1/containers/...``: containers and their files (:mod:`local_backend.containers`)."""
+        if method == "GET" and path == "/v1/containers":
+            return self.containers.list()
+        if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/containers/([\w-]+)", path)):
+            return self.containers.container(method, m[1])
+        if m := re.fullmatch(r"/v1/containers/([\w-]+)/files(?:/([\w-]+)(/content)?)?", path):
+            return self.containers.file(method, m[1], m[2], bool(m[3]))
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
 
     def compact(self, call: Call) -> Reply:

@@ -19,6 +19,9 @@ import pydantic
 from openai.types import (
     Batch,
     Completion,
+    ContainerCreateResponse,
+    ContainerListResponse,
+    ContainerRetrieveResponse,
     CreateEmbeddingResponse,
     EvalCreateResponse,
     EvalListResponse,
@@ -29,6 +32,7 @@ from openai.types import (
     ModerationCreateResponse,
     batch_create_params,
     completion_create_params,
+    container_create_params,
     embedding_create_params,
     eval_create_params,
     image_generate_params,
@@ -45,6 +49,7 @@ from openai.types.audio import (
 )
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat import completion_create_params as chat_params
+from openai.types.containers import FileListResponse, FileRetrieveResponse
 from openai.types.conversations import (
     Conversation,
     ConversationDeletedResource,
@@ -213,6 +218,14 @@ ROUTES = [
     Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items", None, list[OutputItemListResponse],
           prepare=lambda body: body.get("data", [])),
     Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items/[^/?]+", None, OutputItemRetrieveResponse),
+    Route("POST", r"/v1/containers", container_create_params.ContainerCreateParams, ContainerCreateResponse),
+    Route("GET", r"/v1/containers", None, list[ContainerListResponse], prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/containers/[^/?]+", None, ContainerRetrieveResponse),
+    Route("DELETE", r"/v1/containers/[^/?]+", None, None),
+    Route("GET", r"/v1/containers/[^/?]+/files", None, list[FileListResponse],
+          prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/containers/[^/?]+/files/[^/?]+", None, FileRetrieveResponse),
+    Route("GET", r"/v1/containers/[^/?]+/files/[^/?]+/content", None, None),
 ]
 
 
