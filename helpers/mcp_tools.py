@@ -2,9 +2,9 @@
 
 Written with the official ``mcp`` package (``MCPServer``) and served by uvicorn in a daemon thread on 127.0.0.1,
 so a lesson starts it, uses it (directly with the ``mcp`` client, from the Responses API's ``mcp`` tool through
-the course's local backend, or from an Agents SDK agent) and stops it. The port is fixed
-(:data:`DEFAULT_PORT`) so the URL in a recorded request is the same on every run; when that port is taken the
-server falls back to a free one and says so (recorded answers that name the URL then no longer match).
+the course's local backend, or from an Agents SDK agent) and stops it. It listens on :data:`DEFAULT_PORT`, or on a
+free port when that one is taken (two lessons at once): replay matches a request whatever loopback port its URLs
+name (:mod:`helpers.replay.canon`), so recorded answers still match.
 
 The data is authored for the course (lesson 09's tables): not real weather, not a real market price.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import warnings
 from typing import Any, Literal
 
 import uvicorn
@@ -31,7 +30,7 @@ WEATHER: dict[str, dict[str, Any]] = {
 }
 BITCOIN: dict[str, float] = {"USD": 61_250.00, "EUR": 56_480.00, "UYU": 2_461_000.00}
 
-DEFAULT_PORT = 8766  # fixed, so recorded requests that carry the server's URL match on replay
+DEFAULT_PORT = 8766  # the usual port, so printed URLs are the same on every run
 PATH = "/mcp"
 READ_ONLY = ToolAnnotations(read_only_hint=True)
 
@@ -89,9 +88,7 @@ class ToolServer:
 
     def __init__(self, port: int = DEFAULT_PORT, public_host: str | None = None) -> None:
         if port and not port_is_free(port):
-            warnings.warn(f"port {port} is taken: the MCP server uses a free port instead, so recorded answers "
-                          "that name the server's URL will not match", stacklevel=2)
-            port = 0
+            port = 0  # taken: any free port serves as well (see the module's docstring)
         app = build_server().streamable_http_app(streamable_http_path=PATH, json_response=True,
                                                  stateless_http=True, transport_security=security(public_host))
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
