@@ -40,7 +40,9 @@ from . import (
     embeddings,
     evals,
     fixtures,
+    hosted_search,
     responses,
+    vector_stores,
     webhooks,
 )
 from .common import CREATED, ApiError, Call, Reply
@@ -73,6 +75,8 @@ class Backend:
         self.webhooks = hooks or webhooks.Webhooks()
         self.background = background.Background(self.webhooks.final)
         self.evals = evals.Evals(self.files, self.run_batch_request)
+        self.vector_stores = vector_stores.VectorStores(self.files, engines)
+        self.search = hosted_search.HostedSearch(self.vector_stores, engines)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -141,7 +145,7 @@ class Backend:
         posts: dict[str, Callable[[], Reply]] = {
             "/v1/chat/completions": lambda: chat.chat_completions(call, e),
             "/v1/responses": lambda: self.background.respond(call, lambda c: self.conversations.respond(
-                c, lambda inner: responses.responses_create(inner, e, self.store))),
+                c, lambda inner: self.search.respond(inner, lambda i: responses.responses_create(i, e, self.store)))),
             "/v1/responses/compact": lambda: self.compact(call),
             "/v1/conversations": lambda: self.conversations.create(call),
             "/v1/completions": lambda: completions.completions(call, e),
@@ -179,6 +183,8 @@ class Backend:
         deleting = method == "DELETE"
         if reply := self.state_routes(method, path, call):
             return reply
+        if path.startswith("/v1/vector_stores"):
+            return vector_stores.route(self.vector_stores, method, path, call)
         if path.startswith("/v1/evals"):
             return self.dispatch_evals(method, path, call)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):

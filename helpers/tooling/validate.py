@@ -67,6 +67,24 @@ from openai.types.responses import (
     response_create_params,
 )
 
+from openai.types import (  # vector stores (lesson 18)
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreSearchResponse,
+    vector_store_create_params,
+    vector_store_search_params,
+    vector_store_update_params,
+)
+from openai.types.vector_stores import (
+    FileContentResponse,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileDeleted,
+    file_batch_create_params,
+    file_create_params,
+    file_update_params,
+)
+
 from ..replay.interaction import Interaction, StoredRequest, error_message, is_streaming, status_of
 
 
@@ -210,6 +228,25 @@ ROUTES = [
     Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items", None, list[OutputItemListResponse],
           prepare=lambda body: body.get("data", [])),
     Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items/[^/?]+", None, OutputItemRetrieveResponse),
+    *[Route(*route, prepare=lambda body: body.get("data", [])) for route in (
+        ("GET", r"/v1/vector_stores", None, list[VectorStore]),
+        ("POST", r"/v1/vector_stores/[^/?]+/search", vector_store_search_params.VectorStoreSearchParams,
+         list[VectorStoreSearchResponse]),
+        ("GET", r"/v1/vector_stores/[^/?]+/files", None, list[VectorStoreFile]),
+        ("GET", r"/v1/vector_stores/[^/?]+/files/[^/?]+/content", None, list[FileContentResponse]),
+        ("GET", r"/v1/vector_stores/[^/?]+/file_batches/[^/?]+/files", None, list[VectorStoreFile]))],
+    Route("POST", r"/v1/vector_stores", vector_store_create_params.VectorStoreCreateParams, VectorStore),
+    Route("GET", r"/v1/vector_stores/[^/?]+", None, VectorStore),
+    Route("POST", r"/v1/vector_stores/[^/?]+", vector_store_update_params.VectorStoreUpdateParams, VectorStore),
+    Route("DELETE", r"/v1/vector_stores/[^/?]+", None, VectorStoreDeleted),
+    Route("POST", r"/v1/vector_stores/[^/?]+/files", file_create_params.FileCreateParams, VectorStoreFile),
+    Route("GET", r"/v1/vector_stores/[^/?]+/files/[^/?]+", None, VectorStoreFile),
+    Route("POST", r"/v1/vector_stores/[^/?]+/files/[^/?]+", file_update_params.FileUpdateParams, VectorStoreFile),
+    Route("DELETE", r"/v1/vector_stores/[^/?]+/files/[^/?]+", None, VectorStoreFileDeleted),
+    Route("POST", r"/v1/vector_stores/[^/?]+/file_batches", file_batch_create_params.FileBatchCreateParams,
+          VectorStoreFileBatch),
+    Route("GET", r"/v1/vector_stores/[^/?]+/file_batches/[^/?]+", None, VectorStoreFileBatch),
+    Route("POST", r"/v1/vector_stores/[^/?]+/file_batches/[^/?]+/cancel", None, VectorStoreFileBatch),
 ]
 
 
