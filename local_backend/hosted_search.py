@@ -3,11 +3,11 @@
 The search runs on the text of the last user message (OpenAI's model writes its own queries; here the query
 is the question as asked). ``file_search`` searches the named vector stores (:mod:`local_backend.vector_stores`:
 computed chunks, embeddings and cosine scores); ``web_search`` has no web offline, so it searches a small authored
-corpus of **fixture pages** (``data/web_fixture/pages.json``, on reserved ``.example`` domains, every title ending
-``(course fixture page)``) with the same embeddings, honouring ``filters.allowed_domains``. The best chunks or pages go into
-the instructions and the chat model answers on them. The citations are placed **by the backend**, not by the
-model: one ``file_citation`` per file whose chunks were in the prompt, at the end of the answer, and for web
-pages a "Sources" line appended to the answer with one ``url_citation`` spanning each link.
+corpus of **fixture pages** (``data/web_fixture/pages.json``, on reserved ``.example`` domains, every title
+ending ``(course fixture page)``) with the same embeddings, honouring ``filters.allowed_domains``. The best chunks
+or pages go into the instructions and the chat model answers on them. The citations are placed **by the
+backend**, not by the model: one ``file_citation`` per file whose chunks were in the prompt, at the end of the
+answer, and for web pages a "Sources" line appended to the answer with one ``url_citation`` spanning each link.
 """
 
 from __future__ import annotations
@@ -84,55 +84,21 @@ class HostedSearch:
         return sorted([s for s in scored if allowed(s[1]["url"], domains)], key=lambda s: -s[0])[:WEB_RESULTS]
 
     def respond(self, call: Call, inner: Callable[[Call], Reply]) -> Reply:
+        """Search, answer on the best excerpts (``inner``: the plain ``responses.create``), then cite."""
         body = call.body
-        tools = body.get("tools") if isinstance(body.get("tools"), list) else []
-        hosted = [t for t in tools if isinstance(t, dict) and (t.get("type") == "file_search" or t.get("type") in WEB_TYPES)]
+        tools: list[Any] = body["tools"] if isinstance(body.get("tools"), list) else []
+        hosted = [t for t in tools if isinstance(t, dict) and t.get("type") in WEB_TYPES | {"file_search"}]
         if not hosted:
             return inner(call)
         if body.get("stream"):
             raise unsupported("stream", "file_search and web_search answers are not streamed offline; send "
                                         "stream=false.")
-        include = body.get("include") or []
-        query = last_user_text(body)
-        calls, excerpts, cited_files, cited_pages = [], [], {}, []
-        for i, tool in enumerate(hosted):
-            if tool["type"] == "file_search":
-                ids = tool.get("vector_store_ids")
-                if not isinstance(ids, list) or not ids or not all(isinstance(x, str) for x in ids):
-                    raise invalid(f"tools[{i}].vector_store_ids", "must be a non-empty list of vector store ids.")
-                hits = self.stores.find(ids, [query], tool.get("filters"), tool.get("max_num_results"),
-                                        tool.get("ranking_options"))
-                calls.append({"id": call.make_id("fs_", str(i)), "type": "file_search_call", "status": "completed",
-                              "queries": [query], "results": [
-                                  {"file_id": h["file_id"], "filename": h["filename"], "score": h["score"],
-                                   "attributes": h["attributes"], "text": h["content"][0]["text"]} for h in hits]
-                              if "file_search_call.results" in include else None})
-                excerpts += [(h["filename"], h["content"][0]["text"], h) for h in hits]
-                call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), FILE_NOTE]))
-            else:
-                domains = (tool.get("filters") or {}).get("allowed_domains")
-                found = self.web(query, domains)
-                action: dict[str, Any] = {"type": "search", "query": query, "queries": [query]}
-                if "web_search_call.action.sources" in include:
-                    action["sources"] = [{"type": "url", "url": p["url"]} for _, p in found]
-                calls.append({"id": call.make_id("ws_", str(i)), "type": "web_search_call", "status": "completed",
-                              "action": action})
-                excerpts += [(p["title"], p["text"], p) for _, p in found]
-                call.fixture(WEB_NOTE)
-        budget, used = GROUNDING_TOKENS, []
-        for name, text, source in excerpts:
-            cost = len(encoding().encode(text, disallowed_special=()))
-            if used and (cost > budget or len(used) == GROUNDING_CHUNKS):
-                break
-            budget -= cost
-            used.append((name, text, source))
-            if "file_id" in source:
-                cited_files.setdefault(source["file_id"], source["filename"])
-            elif source not in cited_pages:
-                cited_pages.append(source)
+        calls, excerpts = self.search(call, hosted, last_user_text(body))
+        used = ground(excerpts)
         grounding = ("Answer the question using only the excerpts below. If they do not answer it, say so.\n\n"
                      + "\n\n".join(f"[{k + 1}] {name}:\n{text.strip()}" for k, (name, text, _) in enumerate(used))
                      if used else "The search found nothing. Say that you found no information on this.")
+        include = body.get("include") or []
         narrowed = {k: v for k, v in body.items() if k not in ("tools", "include", "tool_choice")}
         rest = [t for t in tools if t not in hosted]
         if rest:
@@ -146,22 +112,69 @@ class HostedSearch:
         response = reply.json
         message = next((item for item in response["output"] if item["type"] == "message"), None)
         if message is not None:
-            part = message["content"][0]
-            if cited_pages:
-                part["text"] = part["text"].rstrip() + "\n\nSources (course fixture pages, not the web): "
-                links = []
-                for page_ in cited_pages:
-                    link = f"[{page_['title']}]({page_['url']})"
-                    start = len(part["text"]) + sum(len(x) + 2 for x in links)
-                    links.append(link)
-                    part["annotations"].append({"type": "url_citation", "url": page_["url"], "title": page_["title"],
-                                                "start_index": start, "end_index": start + len(link)})
-                part["text"] += "; ".join(links)
-            part["annotations"] = [{"type": "file_citation", "file_id": f, "filename": n, "index": len(part["text"])}
-                                   for f, n in cited_files.items()] + part["annotations"]
+            cite(message["content"][0], [s for _, _, s in used])
         first = next((k for k, item in enumerate(response["output"]) if item["type"] != "reasoning"),
                      len(response["output"]))
         response["output"][first:first] = calls
         response["tools"], response["tool_choice"] = tools, body.get("tool_choice", "auto")
         response["instructions"] = body.get("instructions")
         return reply
+
+    def search(self, call: Call, hosted: list[dict[str, Any]],
+               query: str) -> tuple[list[dict[str, Any]], list[tuple[str, str, dict[str, Any]]]]:
+        """One ``file_search_call`` / ``web_search_call`` item per tool, and every excerpt found, best first."""
+        include = call.body.get("include") or []
+        calls: list[dict[str, Any]] = []
+        excerpts: list[tuple[str, str, dict[str, Any]]] = []
+        for i, tool in enumerate(hosted):
+            if tool["type"] == "file_search":
+                ids = tool.get("vector_store_ids")
+                if not isinstance(ids, list) or not ids or not all(isinstance(x, str) for x in ids):
+                    raise invalid(f"tools[{i}].vector_store_ids", "must be a non-empty list of vector store ids.")
+                hits = self.stores.find(ids, [query], tool.get("filters"), tool.get("max_num_results"),
+                                        tool.get("ranking_options"))
+                results = [{"file_id": h["file_id"], "filename": h["filename"], "score": h["score"],
+                            "attributes": h["attributes"], "text": h["content"][0]["text"]} for h in hits]
+                calls.append({"id": call.make_id("fs_", str(i)), "type": "file_search_call", "status": "completed",
+                              "queries": [query],
+                              "results": results if "file_search_call.results" in include else None})
+                excerpts += [(h["filename"], h["content"][0]["text"], h) for h in hits]
+                call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), FILE_NOTE]))
+            else:
+                found = self.web(query, (tool.get("filters") or {}).get("allowed_domains"))
+                action: dict[str, Any] = {"type": "search", "query": query, "queries": [query]}
+                if "web_search_call.action.sources" in include:
+                    action["sources"] = [{"type": "url", "url": p["url"]} for _, p in found]
+                calls.append({"id": call.make_id("ws_", str(i)), "type": "web_search_call", "status": "completed",
+                              "action": action})
+                excerpts += [(p["title"], p["text"], p) for _, p in found]
+                call.fixture(WEB_NOTE)
+        return calls, excerpts
+
+
+def ground(excerpts: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The excerpts that go into the prompt: the best ones, within the chunk and token budgets."""
+    budget = GROUNDING_TOKENS
+    used: list[tuple[str, str, dict[str, Any]]] = []
+    for name, text, source in excerpts:
+        cost = len(encoding().encode(text, disallowed_special=()))
+        if used and (cost > budget or len(used) == GROUNDING_CHUNKS):
+            break
+        budget -= cost
+        used.append((name, text, source))
+    return used
+
+
+def cite(part: dict[str, Any], sources: list[dict[str, Any]]) -> None:
+    """Add the backend's citations to an ``output_text`` part: files at its end, web pages on a Sources line."""
+    files = {s["file_id"]: s["filename"] for s in sources if "file_id" in s}
+    pages_ = [s for k, s in enumerate(sources) if "url" in s and s not in sources[:k]]
+    if pages_:
+        part["text"] = part["text"].rstrip() + "\n\nSources (course fixture pages, not the web): "
+        for k, page_ in enumerate(pages_):
+            link = f"[{page_['title']}]({page_['url']})"
+            part["text"] += ("; " if k else "") + link
+            part["annotations"].append({"type": "url_citation", "url": page_["url"], "title": page_["title"],
+                                        "start_index": len(part["text"]) - len(link), "end_index": len(part["text"])})
+    part["annotations"][:0] = [{"type": "file_citation", "file_id": f, "filename": n, "index": len(part["text"])}
+                               for f, n in files.items()]

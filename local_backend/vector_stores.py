@@ -15,10 +15,12 @@ with a ``last_error``. MiniLM reads at most 256 word pieces: text past that in a
 from __future__ import annotations
 
 import lzma
+import operator
 import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -97,11 +99,11 @@ def matches(attributes: dict[str, Any], flt: Any, param: str = "filters") -> boo
         return (have in want) == (kind == "in")
     if kind in ("eq", "ne"):
         return (have == want) == (kind == "eq")
-    numeric = (int, float)
-    if not (isinstance(have, numeric) and isinstance(want, numeric)) and not (
-            isinstance(have, str) and isinstance(want, str)):
-        return False  # a missing attribute, or one of another type, never passes an ordering comparison
-    return {"gt": have > want, "gte": have >= want, "lt": have < want, "lte": have <= want}[kind]
+    if not (isinstance(have, (int, float)) and isinstance(want, (int, float))) or bool in (type(have), type(want)):
+        return False  # orderings compare numbers: a missing or non-numeric attribute never passes one
+    order: dict[str, Callable[[float, float], bool]] = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
+                                                         "lte": operator.le}
+    return order[kind](have, want)
 
 
 def not_found(kind: str, ident: str) -> ApiError:
@@ -116,7 +118,9 @@ class VectorStores:
 
         driver: Any = sqlite3
         if not hasattr(sqlite3.Connection, "enable_load_extension"):  # a Python built without extension loading
-            import sqlean as driver  # a drop-in sqlite3 that can load them (as lesson 08 does)
+            import sqlean  # a drop-in sqlite3 that can load them (as lesson 08 does)
+
+            driver = sqlean
 
         self.uploads, self.engines = files, engines
         self.stores: dict[str, dict[str, Any]] = {}
@@ -259,8 +263,7 @@ class VectorStores:
         if bool(body.get("file_ids")) == bool(body.get("files")):
             raise invalid("file_ids", "give exactly one of 'file_ids' and 'files' (a non-empty list).")
         plan = strategy(body.get("chunking_strategy"), "chunking_strategy")
-        wanted = ([{"file_id": f, "attributes": body.get("attributes")} for f in body["file_ids"]] if body.get("file_ids")
-                  else body["files"])
+        wanted = body.get("files") or [{"file_id": f, "attributes": body.get("attributes")} for f in body["file_ids"]]
         done = []
         for i, item in enumerate(wanted):
             if not isinstance(item, dict):
@@ -339,10 +342,8 @@ class VectorStores:
                     if f"{store}/{file}" in eligible and score > best.get(key, (-2.0, ""))[0]:
                         best[key] = (score, text)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        names = {}
         with self.uploads.lock:
-            for key in eligible.values():
-                names[key["id"]] = self.uploads.files.get(key["id"], {}).get("filename", key["id"])
+            names = {e["id"]: self.uploads.files.get(e["id"], {}).get("filename", e["id"]) for e in eligible.values()}
         out = []
         for (store, file, _), (score, text) in ranked:
             score = round(max(0.0, min(1.0, score)), 6)

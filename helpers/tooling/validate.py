@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import pydantic
-from openai.types import (
+from openai.types import (  # vector stores (lesson 18)
     Batch,
     Completion,
     CreateEmbeddingResponse,
@@ -26,12 +26,18 @@ from openai.types import (
     ImagesResponse,
     Model,
     ModerationCreateResponse,
+    VectorStore,
+    VectorStoreDeleted,
+    VectorStoreSearchResponse,
     batch_create_params,
     completion_create_params,
     embedding_create_params,
     eval_create_params,
     image_generate_params,
     moderation_create_params,
+    vector_store_create_params,
+    vector_store_search_params,
+    vector_store_update_params,
 )
 from openai.types.audio import (
     Transcription,
@@ -65,15 +71,6 @@ from openai.types.responses import (
     ResponseStreamEvent,
     response_compact_params,
     response_create_params,
-)
-
-from openai.types import (  # vector stores (lesson 18)
-    VectorStore,
-    VectorStoreDeleted,
-    VectorStoreSearchResponse,
-    vector_store_create_params,
-    vector_store_search_params,
-    vector_store_update_params,
 )
 from openai.types.vector_stores import (
     FileContentResponse,
