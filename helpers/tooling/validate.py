@@ -15,13 +15,14 @@ from functools import cache
 from typing import Any
 
 import pydantic
-from openai.types import (  # vector stores (lesson 18)
+from openai.types import (
     Batch,
     Completion,
     CreateEmbeddingResponse,
     EvalCreateResponse,
     EvalListResponse,
     EvalRetrieveResponse,
+    FileDeleted,
     FileObject,
     ImagesResponse,
     Model,
@@ -198,6 +199,7 @@ ROUTES = [
     Route("POST", r"/v1/files", None, FileObject, multipart=True),
     Route("GET", r"/v1/files/[^/?]+", None, FileObject),
     Route("GET", r"/v1/files/[^/?]+/content", None, None),
+    Route("DELETE", r"/v1/files/[^/?]+", None, FileDeleted),
     Route("POST", r"/v1/fine_tuning/jobs", None, FineTuningJob),
     Route("GET", r"/v1/fine_tuning/jobs/[^/?]+", None, FineTuningJob),
     Route("GET", r"/v1/fine_tuning/jobs/[^/?]+/events", None, list[FineTuningJobEvent],
