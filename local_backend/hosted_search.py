@@ -25,6 +25,7 @@ from .vector_stores import VectorStores, encoding
 
 PAGES = Path(__file__).resolve().parent.parent / "data" / "web_fixture" / "pages.json"
 WEB_TYPES = {"web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11"}
+SEARCH_ITEMS = {"file_search_call", "web_search_call"}
 INCLUDES = {"file_search_call.results", "web_search_call.action.sources", "web_search_call.results"}
 GROUNDING_TOKENS = 900  # the chat model's context is 2,048 tokens: the excerpts get at most this many
 GROUNDING_CHUNKS = 3  # and at most this many chunks or pages (the best ones)
@@ -86,6 +87,11 @@ class HostedSearch:
     def respond(self, call: Call, inner: Callable[[Call], Reply]) -> Reply:
         """Search, answer on the best excerpts (``inner``: the plain ``responses.create``), then cite."""
         body = call.body
+        items = body.get("input")
+        if isinstance(items, list) and any(isinstance(i, dict) and i.get("type") in SEARCH_ITEMS for i in items):
+            # earlier search calls sent back as context: their results already shaped the answers that follow
+            body = body | {"input": [i for i in items if not (isinstance(i, dict) and i.get("type") in SEARCH_ITEMS)]}
+            call = Call(call.path, body, call.occurrence, call.headers)
         tools: list[Any] = body["tools"] if isinstance(body.get("tools"), list) else []
         hosted = [t for t in tools if isinstance(t, dict) and t.get("type") in WEB_TYPES | {"file_search"}]
         if not hosted:

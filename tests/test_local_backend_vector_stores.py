@@ -251,6 +251,18 @@ def test_web_search_fixture_domains_sources_and_url_citations(client: OpenAI) ->
     assert next(i for i in bare.output if i.type == "web_search_call").action.sources is None
 
 
+def test_search_items_sent_back_as_input_are_accepted(client: OpenAI, store: tuple[str, dict[str, str]]) -> None:
+    vs_id, _ = store
+    tools: Any = [{"type": "file_search", "vector_store_ids": [vs_id]}]
+    first = client.responses.create(model=REASONING, input=[{"role": "user", "content": "basic service cost?"}],
+                                    tools=tools, store=False)
+    assert any(i.type == "file_search_call" for i in first.output)
+    history = [{"role": "user", "content": "basic service cost?"}, *first.output,
+               {"role": "user", "content": "And a rental?"}]
+    second = client.responses.create(model=REASONING, input=history, tools=tools, store=False)  # type: ignore[arg-type]
+    assert next(i for i in second.output if i.type == "file_search_call").queries == ["And a rental?"]
+
+
 def test_hosted_search_refuses_a_stream(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="not streamed offline"):
         client.responses.create(model=REASONING, input="x", stream=True, tools=[{"type": "web_search"}])
