@@ -42,8 +42,10 @@ from . import (
     embeddings,
     evals,
     fixtures,
+    hosted_search,
     mcp_client,
     responses,
+    vector_stores,
     webhooks,
 )
 from .common import CREATED, ApiError, Call, Reply
@@ -78,6 +80,8 @@ class Backend:
         self.evals = evals.Evals(self.files, self.run_batch_request)
         self.containers = containers.Containers(self.files)
         self.approvals = mcp_client.Approvals()
+        self.vector_stores = vector_stores.VectorStores(self.files, engines)
+        self.search = hosted_search.HostedSearch(self.vector_stores, engines)
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -187,6 +191,8 @@ class Backend:
         deleting = method == "DELETE"
         if reply := self.state_routes(method, path, call):
             return reply
+        if path.startswith("/v1/vector_stores"):
+            return vector_stores.route(self.vector_stores, method, path, call)
         if path.startswith("/v1/evals"):
             return self.dispatch_evals(method, path, call)
         if path.startswith("/v1/containers"):
@@ -200,12 +206,13 @@ class Backend:
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
 
     def respond(self, call: Call) -> Reply:
-        """``responses.create``: hosted tools (mcp, code_interpreter) by their modules, the rest by responses."""
+        """``responses.create``: hosted tools (mcp, code_interpreter, file_search, web_search) by their modules,
+        the rest by responses."""
         if mcp_client.uses_mcp(call.body):
             return mcp_client.respond(call, self.engines, self.store, self.approvals)
         if containers.uses_code_interpreter(call.body):
             return self.containers.respond(call, self.store)
-        return responses.responses_create(call, self.engines, self.store)
+        return self.search.respond(call, lambda inner: responses.responses_create(inner, self.engines, self.store))
 
     def dispatch_containers(self, method: str, path: str) -> Reply:
         """``/v1/containers/...``: containers and their files (:mod:`local_backend.containers`)."""

@@ -245,7 +245,7 @@ def test_responses_function_call_round_trip(client: OpenAI) -> None:
         {"type": "function_call_output", "call_id": call.call_id, "output": "18C and sunny"}])
     assert answer.output[0].type == "message"
     with pytest.raises(openai.BadRequestError, match="tools"):
-        client.responses.create(model=PLAIN, input="x", tools=[{"type": "web_search"}])
+        client.responses.create(model=PLAIN, input="x", tools=[{"type": "local_shell"}])
 
 
 # -- legacy completions ----------------------------------------------------------------------------
