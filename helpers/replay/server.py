@@ -224,6 +224,8 @@ class CourseServer:
 
     def _replay(self, h: AppHandler, request: StoredRequest, body: bytes = b"") -> None:
         if not self.recording.exists:
+            if self._fell_back(h, request, body):  # e.g. `make chat`, which has no recording
+                return
             message = (
                 f"Notebook '{self.recording.notebook}' has no recording yet ({_rel(self.recording.path)}), "
                 "so there is nothing to replay. Run it live (COURSE_BACKEND=live) or record it "
@@ -240,8 +242,7 @@ class CourseServer:
             else:
                 self.misses += 1
         if not numbers:
-            if self.fallback is not None and self.fallback.ready():
-                self._forward(h, request, body, via=self.fallback)
+            if self._fell_back(h, request, body):
                 return
             hint = self.fallback.hint() if self.fallback is not None else ""
             self._send_json(h, 400, openai_error(self.miss_message(request) + hint, REPLAY_MISS))
@@ -250,6 +251,13 @@ class CourseServer:
         if self.meter:
             self.meter(request, response)
         self._write(h, response)
+
+    def _fell_back(self, h: AppHandler, request: StoredRequest, body: bytes) -> bool:
+        """Send a request the recording lacks to the local backend, if it runs (helpers.replay.fallback)."""
+        if self.fallback is None or not self.fallback.ready():
+            return False
+        self._forward(h, request, body, via=self.fallback)
+        return True
 
     def miss_message(self, request: StoredRequest) -> str:
         """What a learner sees when a request is not in the recording: which, and how it differs."""
