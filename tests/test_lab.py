@@ -93,3 +93,14 @@ def test_a_port_taken_by_another_program_is_one_line_naming_the_fix(taken: int, 
     optional = lab(taken, marker)  # only because it is installed: JupyterLab starts, replay only
     assert optional.returncode == 0 and optional.stdout.splitlines() == ["lab sees the backend other"]
     assert optional.stderr.splitlines()[1] == "local backend: JupyterLab starts without it (replay only)"
+
+
+def test_the_backend_itself_on_a_taken_port_is_one_line(taken: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "local_backend", "--lazy", "--port", str(taken)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"local backend: cannot listen on 127.0.0.1:{taken} (Address already in use): a backend may already be "
+        f"running there, or another program holds the port. Stop it, or use another port: make local-backend "
+        f"LOCAL_PORT={taken + 1} (and COURSE_LOCAL_BACKEND_URL=http://127.0.0.1:{taken + 1}/v1 for the replay "
+        "fallback)."]
