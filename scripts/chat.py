@@ -92,7 +92,7 @@ def price(model: str, usage: Any) -> str:
 def turn(client: OpenAI, model: str, history: list[Message]) -> tuple[str, Any]:
     """Stream one answer to the terminal; its text and usage."""
     stream = client.responses.create(model=model, instructions=INSTRUCTIONS, input=history,  # type: ignore[arg-type]
-                                     max_output_tokens=800, stream=True)
+                                     max_output_tokens=300, stream=True)
     parts: list[str] = []
     usage = None
     try:
