@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 import openai
 import tiktoken
 from openai import OpenAI
+from openai.types.responses import ResponseCompletedEvent, ResponseInputParam, ResponseTextDeltaEvent
 
 from helpers import current, setup
 from helpers.cost import UnknownModelError, estimate_cost, usage_tokens
@@ -91,16 +92,16 @@ def price(model: str, usage: Any) -> str:
 
 def turn(client: OpenAI, model: str, history: list[Message]) -> tuple[str, Any]:
     """Stream one answer to the terminal; its text and usage."""
-    stream = client.responses.create(model=model, instructions=INSTRUCTIONS, input=history,  # type: ignore[arg-type]
+    stream = client.responses.create(model=model, instructions=INSTRUCTIONS, input=cast(ResponseInputParam, history),
                                      max_output_tokens=300, stream=True)
     parts: list[str] = []
     usage = None
     try:
         for event in stream:
-            if event.type == "response.output_text.delta":
+            if isinstance(event, ResponseTextDeltaEvent):
                 parts.append(event.delta)
                 print(event.delta, end="", flush=True)
-            elif event.type == "response.completed":
+            elif isinstance(event, ResponseCompletedEvent):
                 usage = event.response.usage
     finally:
         stream.close()
