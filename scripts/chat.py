@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Any, cast
 
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=2000, help="tokens of history sent with each turn")
     parser.add_argument("--model", default=models.chat)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C leaves, even if started with SIGINT ignored
     if args.budget < 50:
         parser.error("--budget must be at least 50 tokens")
     try:

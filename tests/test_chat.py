@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,15 +16,10 @@ from helpers.paths import ROOT
 from local_backend import Backend
 
 from .fake_engines import last_messages
+from .ports import free_port
 
 TURN = re.compile(r"\[(\d+) in · (\d+) out · \$(\d+\.\d{6}) at gpt-5\.4-mini's price \(answered locally: free\) · "
                   r"history (\d+) messages, (\d+)/(\d+) tokens(, (\d+) oldest dropped)?\]")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -77,6 +72,7 @@ def test_a_chat_streams_counts_trims_and_leaves_on_ctrl_d(backend: Backend, spaw
 def test_ctrl_c_leaves_cleanly(backend: Backend, spawn: Callable[..., pexpect.spawn]) -> None:
     child = spawn(backend.base_url)
     child.expect("you> ")
+    time.sleep(0.5)  # let input() start reading the terminal
     child.sendintr()
     child.expect(r"\(stopped\)")
     child.expect("bye")

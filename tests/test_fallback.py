@@ -26,6 +26,7 @@ from helpers.replay.server import CourseServer
 from local_backend import Backend
 
 from .fake_engines import REASONING
+from .ports import free_port
 
 RECORDED = "Say hello."
 
@@ -69,12 +70,6 @@ def replaying(recording: Path) -> Iterator[Start]:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_miss_is_answered_by_the_local_backend_and_never_recorded(backend: Backend, recording: Path,

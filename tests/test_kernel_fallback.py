@@ -8,7 +8,6 @@ without it, the miss message ends with how to start it.
 from __future__ import annotations
 
 import hashlib
-import socket
 from typing import Any
 
 import pytest
@@ -16,16 +15,11 @@ import pytest
 from helpers.paths import recording_path
 from local_backend import Backend
 
+from .ports import free_port
 from .test_kernel_errors import LESSON, Cell, error_of, lesson_cells_with_a_changed_prompt, run
 
 NOTE = "↳ 1 answer from the course's local backend (small local models at {address}), not the recording"
 USAGE = "from helpers import usage\n\nprint(usage.summary()[['from', 'path', 'calls']].to_string(index=False))"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,12 @@ from helpers.paths import ROOT
 from helpers.replay.fallback import probe
 from local_backend import Backend
 
+from .ports import free_port
+
 FAKE_BACKEND = ("{python} -c 'import time; from tests.fake_engines import fake_engines; from local_backend import "
                 "Backend; Backend(fake_engines(), port={port}).start(); time.sleep(600)'")
 LAB = ("import os; from helpers.replay.fallback import probe; "
        "print('lab sees the backend', probe(os.environ['COURSE_LOCAL_BACKEND_URL']))")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def lab(port: int, marker: Path, setting: str | None = None) -> subprocess.CompletedProcess[str]:
