@@ -19,6 +19,13 @@ from .ports import free_port
 from .test_kernel_errors import LESSON, Cell, error_of, lesson_cells_with_a_changed_prompt, run
 
 NOTE = "↳ 1 answer from the course's local backend (small local models at {address}), not the recording"
+STREAM = """with client.responses.stream(model=models.chat, input="Say hi in a new way.") as stream:
+    text = "".join(event.delta for event in stream if event.type == "response.output_text.delta")
+print(len(text) > 0)"""
+ASYNC = """from openai import AsyncOpenAI
+
+answer = await AsyncOpenAI().responses.create(model=models.chat, input="Hi again, asynchronously.")
+print(len(answer.output_text) > 0)"""
 USAGE = "from helpers import usage\n\nprint(usage.summary()[['from', 'path', 'calls']].to_string(index=False))"
 
 
@@ -28,7 +35,8 @@ def with_backend(backend: Backend) -> tuple[dict[str, Cell], str, str]:
     path = recording_path(LESSON)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     *lesson, edited = lesson_cells_with_a_changed_prompt()
-    named = {**{f"lesson {i}": source for i, source in enumerate(lesson)}, "edited": edited, "usage": USAGE}
+    named = {**{f"lesson {i}": source for i, source in enumerate(lesson)}, "edited": edited,
+             "stream": STREAM, "async": ASYNC, "usage": USAGE}
     cells = run(list(named.values()), COURSE_BACKEND="replay", COURSE_FALLBACK="1",
                 COURSE_LOCAL_BACKEND_URL=backend.base_url)
     return dict(zip(named, cells, strict=True)), before, hashlib.sha256(path.read_bytes()).hexdigest()
@@ -47,7 +55,13 @@ def test_an_edited_prompt_is_answered_by_the_local_backend_labelled(with_backend
     assert lines[1] == NOTE.format(address=backend.base_url.split("/")[2])
     assert "local backend" not in stdout(cells["lesson 2"][0])  # a cell without a fallback answer has no note
     table = [line.split() for line in stdout(cells["usage"][0]).splitlines()]
-    assert table == [["from", "path", "calls"], ["local", "backend", "/v1/responses", "1"]]
+    assert table == [["from", "path", "calls"], ["local", "backend", "/v1/responses", "3"]]
+
+
+def test_streams_and_the_async_client_fall_back_too(with_backend: Any, backend: Backend) -> None:
+    cells, _, _ = with_backend
+    for name in ("stream", "async"):
+        assert stdout(cells[name][0]).splitlines() == ["True", NOTE.format(address=backend.base_url.split("/")[2])]
 
 
 def test_the_recording_is_unchanged_byte_for_byte(with_backend: Any) -> None:
