@@ -1,5 +1,6 @@
 # The course's commands. Needs only python3 and make: Poetry is bootstrapped into .tools/ if missing.
-#   make lab                 open the course in JupyterLab (replay mode: no key needed)
+#   make lab                 open the course in JupyterLab (replay: no key needed), with the local backend if installed
+#   make chat [BACKEND=live]     chat in the terminal (replay: the local backend answers; local; live)
 #   make test                run every check and test: lint, types, helpers, recordings, every notebook (nbval)
 #   make record NB=03_parameters [BACKEND=local]   re-run notebooks in record mode, in place
 #   make local-backend       start the offline OpenAI-compatible server of real small models (installs it once)
@@ -21,11 +22,11 @@ NB ?=
 LAB_PORT ?= 8888
 WEBAPP_PORT ?= 8050
 
-.PHONY: help install lab test test-fast lint record bench clean local-backend-install local-backend local-backend-test \
+.PHONY: help install lab chat test test-fast lint record bench clean local-backend-install local-backend local-backend-test \
 	site webapp record-webapp browser-install browser-test
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# //'
+	@sed -n '2,10p' Makefile | sed 's/^# //'
 
 $(TOOLS)/poetry/bin/poetry:
 	@echo "Installing Poetry $(POETRY_VERSION) into $(TOOLS)/poetry (once)..."
@@ -41,9 +42,20 @@ $(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
 
 install: $(VENV)/.installed
 
+# With the local backend installed (.venv-local/.installed), or LOCAL_BACKEND=1, scripts/lab.py starts it beside
+# JupyterLab (lazy: models load on first use) and stops it when JupyterLab exits; replay then lets it answer what a
+# recording lacks. LOCAL_BACKEND=0 never starts it. LOCAL_PORT moves it (make lab LOCAL_PORT=8012).
+LOCAL_BACKEND ?=
 lab: install
-	COURSE_BACKEND=$(BACKEND) $(RUN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	COURSE_BACKEND=$(BACKEND) LOCAL_BACKEND=$(LOCAL_BACKEND) $(RUN)/python scripts/lab.py --port $(LOCAL_PORT) \
+		--local-python $(LOCAL_VENV)/bin/python --installed $(LOCAL_VENV)/.installed -- \
+		$(RUN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
 		--ServerApp.root_dir=notebooks --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# A chat in the terminal (scripts/chat.py). BACKEND=replay needs the local backend running (make local-backend).
+chat: install
+	COURSE_LOCAL_BACKEND_URL=$(or $(COURSE_LOCAL_BACKEND_URL),http://127.0.0.1:$(LOCAL_PORT)/v1) \
+		$(RUN)/python scripts/chat.py --backend $(BACKEND)
 
 test: install lint
 	$(RUN)/python -m pytest

@@ -8,6 +8,9 @@ from pathlib import Path
 os.environ["COURSE_BACKEND"] = "replay"
 os.environ["COURSE_REPLAY_SPEED"] = "0"
 os.environ.pop("OPENAI_BASE_URL", None)
+# ... and a request missing from a recording fails, even with a local backend running (no fallback to it):
+# a stale recording must not pass. Tests of the fallback turn it on for themselves.
+os.environ["COURSE_FALLBACK"] = "0"
 
 
 def _has_avx512() -> bool:

@@ -8,9 +8,8 @@ code stays plain SDK code: ``client = OpenAI()``.
 from __future__ import annotations
 
 import atexit
-import json
+import functools
 import os
-import urllib.request
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -22,8 +21,9 @@ from dotenv import dotenv_values, load_dotenv
 from . import keys
 from .errors import ConfigError, brief
 from .kernel import tokens
-from .kernel.meter import Meter, cap_from_env
+from .kernel.meter import FALLBACK, Meter, cap_from_env
 from .paths import ROOT, recording_path
+from .replay.fallback import Fallback, probe
 from .replay.interaction import MODES as BACKENDS
 from .replay.interaction import REPLAY_ERROR_CODES
 from .replay.recording import Recording, _rel
@@ -76,9 +76,6 @@ def current() -> Session | None:
     return _current
 
 
-LOCAL_BACKEND_OWNER = "course-local-backend"
-
-
 def register_webhook(url: str) -> None:
     """Stand in for registering a webhook endpoint in the OpenAI dashboard: the course server delivers the webhooks
     of background responses to ``url`` (the recorded ones in replay, the local backend's while recording), signed
@@ -98,14 +95,8 @@ def upstream_label(url: str) -> str:
     host = urlsplit(url).hostname or url
     if host == "api.openai.com":
         return "OpenAI API"
-    if host in ("127.0.0.1", "localhost"):
-        try:
-            with urllib.request.urlopen(f"{url.rstrip('/')}/models", timeout=3) as reply:
-                owners = {m.get("owned_by") for m in json.load(reply).get("data", [])}
-            if LOCAL_BACKEND_OWNER in owners:
-                return f"the course's local backend (small open models) at {url.rstrip('/')}"
-        except (OSError, ValueError):
-            pass
+    if host in ("127.0.0.1", "localhost") and probe(url, timeout=3) == "up":
+        return f"the course's local backend (small open models) at {url.rstrip('/')}"
     return f"OpenAI-compatible server at {url.rstrip('/')}"
 
 
@@ -192,6 +183,25 @@ def _show_api_errors_briefly() -> None:
     shell.set_custom_exc((openai.APIStatusError,), handler)
 
 
+def _note_fallback_answers(result: Any = None) -> None:
+    """After a cell (IPython's ``post_run_cell``): a line when the local backend answered in place of the recording."""
+    fallback = _current.server.fallback if _current is not None and _current.server is not None else None
+    note = fallback.take_note() if fallback is not None else None
+    if note:
+        print(note)
+
+
+def _show_fallback_notes() -> None:
+    """In IPython, end each cell in which the local backend answered with :func:`_note_fallback_answers`."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and _note_fallback_answers not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", _note_fallback_answers)
+
+
 def replay_banner(notebook: str, recording: Recording) -> str:
     """The first line a learner sees in replay mode (``make record`` stores it in place of the record banner)."""
     return f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
@@ -232,6 +242,9 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         meter = Meter()
         session = Session(notebook, chosen, base_url, banner, recording, server, usage=meter)
         server.meter = meter.add
+        # A request the recording lacks goes to the local backend when it runs (never stored; noted under the cell).
+        server.fallback = Fallback.from_env(functools.partial(meter.add, origin=FALLBACK))
+        _show_fallback_notes()
     else:
         configured_url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
         key = check_key(chosen, configured_url, key_origin)

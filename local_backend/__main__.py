@@ -12,6 +12,14 @@ from .engines import prepare, real_engines
 from .webhooks import SettingError, Webhooks
 
 
+def port_taken(port: int, exc: OSError) -> str:
+    """The one line for a port the backend cannot listen on (another program, or a backend already running)."""
+    return (f"local backend: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}): a backend may already be "
+            f"running there, or another program holds the port. Stop it, or use another port: make local-backend "
+            f"LOCAL_PORT={port + 1} (and COURSE_LOCAL_BACKEND_URL=http://127.0.0.1:{port + 1}/v1 for the replay "
+            "fallback).")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_backend", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_BACKEND_PORT", DEFAULT_PORT)))
@@ -29,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     engines = real_engines()
     backend = Backend(engines, args.port, hooks)
-    httpd = backend.bind()  # fail fast if the port is taken, before loading models
+    try:
+        httpd = backend.bind()  # fail fast if the port is taken, before loading models
+    except OSError as exc:
+        print(port_taken(args.port, exc), file=sys.stderr)
+        return 2
     if not args.lazy:
         for role in engines.factories:
             t = time.monotonic()

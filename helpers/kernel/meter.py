@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_CAP_USD = 1.00
+FALLBACK = "local backend"  # the origin of a replay miss answered by the local backend (helpers.replay.fallback)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Call:
     output_tokens: int
     cached_tokens: int
     usd: float | None  # None when the price table has no row for the model
+    origin: str = ""  # FALLBACK for an answer the local backend gave in place of the recording (replay)
 
 
 def cap_from_env(value: str | None = None, *, paid: bool = True) -> float | None:
@@ -64,9 +66,10 @@ class Meter:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
 
-    def add(self, request: StoredRequest, response: StoredResponse) -> None:
+    def add(self, request: StoredRequest, response: StoredResponse, origin: str = "") -> None:
         """Record one answer (called by the course server). Only a POST generates (and bills) tokens: fetching a
-        stored response again (``GET /v1/responses/{id}``) returns its usage but costs nothing."""
+        stored response again (``GET /v1/responses/{id}``) returns its usage but costs nothing. ``origin``
+        marks an answer that did not come from where the others did (:data:`FALLBACK`)."""
         if request.get("method", "POST") != "POST":
             return
         usage = usage_of(response)
@@ -86,7 +89,7 @@ class Meter:
             except (UnknownModelError, ValueError):
                 continue
         with self._lock:
-            self.calls.append(Call(request["path"], answered, *tokens, usd))
+            self.calls.append(Call(request["path"], answered, *tokens, usd, origin))
 
     @property
     def total_usd(self) -> float:
@@ -103,14 +106,19 @@ class Meter:
         )
 
     def summary(self) -> pd.DataFrame:
-        """Calls, tokens and estimated cost per endpoint and model."""
+        """Calls, tokens and estimated cost per endpoint and model; once the local backend answered in place of
+        the recording, per origin too (a first column ``from``: ``recording`` or ``local backend``)."""
         import pandas as pd  # only here: a notebook that never asks for the table starts without pandas
 
-        columns = ["path", "model", "calls", "input_tokens", "output_tokens", "cached_tokens", "usd"]
+        keys = ["path", "model"]
+        if any(c.origin for c in self.calls):
+            keys = ["from", *keys]
+        columns = [*keys, "calls", "input_tokens", "output_tokens", "cached_tokens", "usd"]
         if not self.calls:
             return pd.DataFrame(columns=columns)
         frame = pd.DataFrame([c.__dict__ for c in self.calls]).assign(calls=1)
-        table = frame.groupby(["path", "model"], as_index=False).agg(
+        frame["from"] = frame.pop("origin").replace("", "recording")
+        table = frame.groupby(keys, as_index=False).agg(
             calls=("calls", "sum"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
             cached_tokens=("cached_tokens", "sum"), usd=("usd", lambda s: s.sum(min_count=1)),
         )

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from ..errors import RecordingError
 from . import faults
 from .canon import closest, diff, match_key, stored_request
+from .fallback import Fallback
 from .interaction import (
     MODES,
     REPLAY_MISS,
@@ -143,6 +144,8 @@ class CourseServer:
         self.meter: Callable[[StoredRequest, StoredResponse], None] | None = None
         self.webhooks = Relay()  # a lesson's webhook receiver (helpers.register_webhook)
         self._stored_at: dict[int, float] = {}  # when each interaction recorded in this session was stored
+        # Replay only: where a request the recording lacks goes, when the local backend runs (helpers.replay.fallback).
+        self.fallback: Fallback | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -204,7 +207,7 @@ class CourseServer:
             self._send_json(h, 400, openai_error(too_large, "course_upload_too_large"))
             return
         if self.mode == "replay":
-            self._replay(h, request)
+            self._replay(h, request, body)
             return
         refusal = self.gate(request) if self.gate else None
         if refusal:  # like OpenAI's own quota error, and marked so the SDK does not retry it
@@ -227,8 +230,10 @@ class CourseServer:
                 self._idle.notify_all()
 
 
-    def _replay(self, h: AppHandler, request: StoredRequest) -> None:
+    def _replay(self, h: AppHandler, request: StoredRequest, body: bytes = b"") -> None:
         if not self.recording.exists:
+            if self._fell_back(h, request, body):  # e.g. `make chat`, which has no recording
+                return
             message = (
                 f"Notebook '{self.recording.notebook}' has no recording yet ({_rel(self.recording.path)}), "
                 "so there is nothing to replay. Run it live (COURSE_BACKEND=live) or record it "
@@ -245,7 +250,10 @@ class CourseServer:
             else:
                 self.misses += 1
         if not numbers:
-            self._send_json(h, 400, openai_error(self.miss_message(request), REPLAY_MISS))
+            if self._fell_back(h, request, body):
+                return
+            hint = self.fallback.hint() if self.fallback is not None else ""
+            self._send_json(h, 400, openai_error(self.miss_message(request) + hint, REPLAY_MISS))
             return
         item = self.recording.interactions[number]
         if self.meter:
@@ -253,6 +261,13 @@ class CourseServer:
         self._write(h, item["response"])
         for delivery in item.get("webhooks", []):
             self.webhooks.send_later(delivery, self.speed)
+
+    def _fell_back(self, h: AppHandler, request: StoredRequest, body: bytes) -> bool:
+        """Send a request the recording lacks to the local backend, if it runs (helpers.replay.fallback)."""
+        if self.fallback is None or not self.fallback.ready():
+            return False
+        self._forward(h, request, body, via=self.fallback)
+        return True
 
     def miss_message(self, request: StoredRequest) -> str:
         """What a learner sees when a request is not in the recording: which, and how it differs."""
@@ -307,10 +322,15 @@ class CourseServer:
         send_bytes(h, status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
 
     # -- live and record: forwarding ----------------------------------------------------------
-    def _forward(self, h: AppHandler, request: StoredRequest, body: bytes, cut_after: int | None = None) -> None:
+    def _forward(self, h: AppHandler, request: StoredRequest, body: bytes, cut_after: int | None = None,
+                 via: Fallback | None = None) -> None:
         """Pass a request to the upstream and its answer back, finishing (metering, storing) it before the
-        last bytes go out: once the caller has the whole answer, the recording holds it."""
-        target = urlsplit(self.upstream + h.path.removeprefix("/v1"))
+        last bytes go out: once the caller has the whole answer, the recording holds it.
+
+        ``via``: a replay miss sent to the local backend instead, which only meters its answer (never stores it).
+        """
+        finish = via.finish if via is not None else self._finish
+        target = urlsplit((via.url if via is not None else self.upstream) + h.path.removeprefix("/v1"))
         connection_class = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         conn = connection_class(target.netloc, timeout=600)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in SKIP_REQUEST_HEADERS}
@@ -326,33 +346,47 @@ class CourseServer:
                          body=body or None, headers=headers)
             upstream = conn.getresponse()
         except OSError as exc:
-            message = (f"The course server could not reach {self.upstream_label}: {exc}. Check your network "
-                       "connection (or OPENAI_BASE_URL, if you use another server); to work offline, set "
-                       "COURSE_BACKEND=replay and rerun the setup cell.")
+            message = via.unreachable(exc) if via is not None else (
+                f"The course server could not reach {self.upstream_label}: {exc}. Check your network "
+                "connection (or OPENAI_BASE_URL, if you use another server); to work offline, set "
+                "COURSE_BACKEND=replay and rerun the setup cell.")
             self._send_json(h, 502, openai_error(message, "upstream_unreachable", "server_error"))
             return
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}
         ctype = upstream.getheader("Content-Type", "")
         try:
             if ctype.startswith("text/event-stream"):
-                self._pass_stream(h, request, upstream, kept, started, cut_after)
+                self._pass_stream(h, request, upstream, kept, started, cut_after, finish)
             else:
                 data = upstream.read()
                 response: StoredResponse = {"status": upstream.status, "headers": kept,
                                             "elapsed": round(time.monotonic() - started, 4)}
                 response.update(stored_body(ctype, data))
-                self._finish(request, response)
+                finish(request, response, None)
                 with contextlib.suppress(*CLIENT_GONE):
                     send_bytes(h, upstream.status, kept, data)
+        except (http.client.HTTPException, OSError) as exc:  # the upstream stopped mid-answer: nothing is stored
+            message = via.broke(exc) if via is not None else (
+                f"{self.upstream_label} stopped in the middle of its answer ({type(exc).__name__}); nothing was "
+                "recorded. Rerun the cell.")
+            error = openai_error(message, "upstream_broke", "server_error")
+            with contextlib.suppress(*CLIENT_GONE):
+                if ctype.startswith("text/event-stream"):  # the status line went out: end the stream with an error
+                    send_chunk(h, encode_event({"event": "error", "data": error}))
+                    send_chunk(h, b"")
+                else:
+                    self._send_json(h, 502, error)
         finally:
             conn.close()
 
     def _pass_stream(self, h: AppHandler, request: StoredRequest, upstream: http.client.HTTPResponse,
-                     kept: dict[str, str], started: float, cut_after: int | None = None) -> None:
+                     kept: dict[str, str], started: float, cut_after: int | None = None,
+                     finish: Callable[[StoredRequest, StoredResponse, Source | None], None] | None = None) -> None:
         """Forward a stream event by event while storing the events with their timing.
 
         With ``cut_after``, the connection is dropped after that many events (a simulated failure).
         """
+        finish = finish or self._finish
         client_open = True
         try:
             start_chunked(h, upstream.status, kept)
@@ -376,7 +410,7 @@ class CourseServer:
                     cut: StoredResponse = {"status": upstream.status, "headers": kept, "events": events, "cut": True}
                     # Real events from the model, cut short by the course.
                     source: Source = {**self.source(request, cut), **faults.source_for("stream_cut", request)}
-                    self._finish(request, cut, source)
+                    finish(request, cut, source)
                     if client_open:
                         self._cut(h)
                     return
@@ -392,7 +426,7 @@ class CourseServer:
             if client_open:
                 with contextlib.suppress(*CLIENT_GONE):
                     send_chunk(h, (buffer.strip("\n") + "\n\n").encode())
-        self._finish(request, {"status": upstream.status, "headers": kept, "events": events})
+        finish(request, {"status": upstream.status, "headers": kept, "events": events}, None)
         if client_open:
             with contextlib.suppress(*CLIENT_GONE):
                 send_chunk(h, b"")
