@@ -32,7 +32,8 @@ LOCAL_BACKEND_OWNER = "course-local-backend"  # the ``owned_by`` of the local ba
 URL_VARIABLE = "COURSE_LOCAL_BACKEND_URL"
 SWITCH_VARIABLE = "COURSE_FALLBACK"
 OFF = ("0", "off", "no", "false")
-PROBE_TIMEOUT = 0.5  # seconds; the backend answers GET /v1/models in about a millisecond
+PROBE_TIMEOUT = 3.0  # seconds; the backend answers GET /v1/models in about a millisecond, but a busy machine
+# (a model loading, tests in parallel) can stall it: nothing listening is refused at once, so waiting costs nothing
 UP_FOR, DOWN_FOR = 10.0, 1.0  # how long a probe's answer is trusted: a backend just started is seen within a second
 START_HINT = "`make local-backend` in a terminal, or `make lab` with LOCAL_BACKEND=1"
 State = Literal["up", "down", "other"]
