@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import RecordingError
-from . import faults
+from . import faults, realtime
 from .canon import closest, diff, match_key, stored_request
 from .interaction import (
     MODES,
@@ -46,6 +46,7 @@ from .wire import (
     CLIENT_GONE,
     AppHandler,
     LoopbackServer,
+    is_websocket,
     openai_error,
     read_body,
     send_bytes,
@@ -187,6 +188,9 @@ class CourseServer:
 
     # -- requests ---------------------------------------------------------------------------
     def handle(self, h: AppHandler) -> None:
+        if is_websocket(h):  # a Realtime session: recorded and replayed by helpers.replay.realtime
+            realtime.handle(self, h)
+            return
         body = read_body(h)
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
         if self.latency:
