@@ -90,7 +90,7 @@ def _upstream_url(server: CourseServer, h: AppHandler) -> str:
 
 def forward(server: CourseServer, h: AppHandler, request: StoredRequest) -> None:
     """Live and record: connect to the upstream, then pass every message both ways while recording them."""
-    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+    from websockets.exceptions import InvalidHandshake
     from websockets.sync.client import connect
 
     refusal = server.gate(request) if server.gate else None
