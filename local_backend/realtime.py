@@ -19,7 +19,7 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from .audio import OPENAI_VOICES, wav_bytes
@@ -91,7 +91,7 @@ class Session:
                                           "param": exc.param, "event_id": event_id})
 
     # -- client events ------------------------------------------------------------------------------
-    def handle(self, raw: str | bytes) -> Iterator[dict[str, Any]]:
+    def handle(self, raw: str | bytes) -> Generator[dict[str, Any], None, None]:
         """The server events one client message causes (an ``error`` event for one it cannot honour)."""
         event_id = None
         try:
@@ -192,8 +192,8 @@ class Session:
         audio, self.buffer = bytes(self.buffer), bytearray()
         item_id = self.new_id("item")
         previous = self.items[-1]["id"] if self.items else None
-        item = {"id": item_id, "type": "message", "object": "realtime.item", "role": "user", "status": "completed",
-                "content": [{"type": "input_audio", "transcript": None}]}
+        item: dict[str, Any] = {"id": item_id, "type": "message", "object": "realtime.item", "role": "user",
+                                "status": "completed", "content": [{"type": "input_audio", "transcript": None}]}
         self.items.append(item)
         yield self.event("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
         yield self.event("conversation.item.added", item=item, previous_item_id=previous)
@@ -274,8 +274,8 @@ class Session:
                     "output_modalities": [mode], "conversation_id": None, "usage": None,
                     "max_output_tokens": tokens}
         part_type = "audio" if audio else "text"
-        item = {"id": item_id, "type": "message", "object": "realtime.item", "role": "assistant",
-                "status": "in_progress", "content": []}
+        item: dict[str, Any] = {"id": item_id, "type": "message", "object": "realtime.item", "role": "assistant",
+                                "status": "in_progress", "content": []}
         previous = self.items[-1]["id"] if self.items else None
         yield self.event("response.created", response=response)
         yield self.event("response.output_item.added", response_id=response_id, output_index=0, item=item)
@@ -382,7 +382,7 @@ def serve(connection: Any, engines: Engines, model: str) -> None:
                 for event in events:
                     connection.send(json.dumps(event, ensure_ascii=False))
             finally:
-                events.close()
+                events.close()  # a generator: stops an answer cut short
     except ConnectionClosed:
         pass  # the client went away (even mid-answer): the generator above released the engine
     finally:

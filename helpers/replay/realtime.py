@@ -200,7 +200,7 @@ class Replayer:
                            if "websocket" in item["response"] and item["request"]["path"] == request["path"]]
         with server._lock:
             fresh = [n for n in self.candidates if server._played[n] == 0]
-            self.number = (fresh or self.candidates or [None])[0]
+            self.number: int | None = (fresh or self.candidates)[0] if self.candidates else None
             if self.number is not None:
                 server._played[self.number] += 1
             else:
@@ -265,7 +265,8 @@ class Replayer:
             connection.send(_event_text(messages[position]["data"]))
             position += 1
         if position == len(messages):
-            closed = self.server.recording.interactions[self.number]["response"].get("closed")  # type: ignore[index]
+            assert self.number is not None
+            closed = self.server.recording.interactions[self.number]["response"].get("closed")
             if closed == "server":
                 connection.close()
 

@@ -161,12 +161,13 @@ def accept_websocket(handler: BaseHTTPRequestHandler, headers: dict[str, str] | 
     from websockets.sync.server import ServerConnection
 
     protocol = ServerProtocol(max_size=WEBSOCKET_MAX_MESSAGE)
-    head = handler.raw_requestline + b"".join(
+    head = handler.raw_requestline + b"".join(  # type: ignore[attr-defined]  # set by handle_one_request
         f"{name}: {value}\r\n".encode("latin-1") for name, value in handler.headers.items()) + b"\r\n"
     protocol.receive_data(head)
     request = protocol.events_received()[0]
-    connection = ServerConnection(handler.connection, protocol, ping_interval=None, max_queue=64)
-    connection.request = request
+    connection = ServerConnection(handler.connection, protocol, ping_interval=None,
+                                  max_queue=64)
+    connection.request = request  # type: ignore[assignment]  # the first event parsed is the handshake request
     connection.request_rcvd.set()
     handler.close_connection = True
 
