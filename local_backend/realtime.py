@@ -199,8 +199,9 @@ class Session:
         yield self.event("conversation.item.added", item=item, previous_item_id=previous)
         yield self.event("conversation.item.done", item=item, previous_item_id=previous)
         started = time.monotonic()
-        engine = self.engines.get("transcription")
         transcription = self.config["audio"]["input"].get("transcription") or {}
+        other = transcription.get("language") not in (None, "", "en") and "multilingual" in self.engines.factories
+        engine = self.engines.get("multilingual" if other else "transcription")
         with GENERATION_LOCK:
             try:
                 heard = engine.transcribe(wav_bytes_pcm(audio), language=transcription.get("language"),
