@@ -340,7 +340,7 @@ def prepare_whisper_base() -> Path:
 
 
 class WhisperBase(Whisper):
-    """Whisper base (multilingual: 99 languages, and translation into English), joined by :func:`prepare_whisper_base`."""
+    """Whisper base (multilingual: 99 languages, and translation into English), joined by `prepare_whisper_base`."""
 
     name = "whisper-base"
     model_name = "whisper-base"
