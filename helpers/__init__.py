@@ -14,8 +14,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["current", "models", "setup"]
-_LAZY = {"current": ".session", "setup": ".session", "models": ".model_ids"}
+__all__ = ["current", "models", "register_webhook", "setup"]
+_LAZY = {"current": ".session", "setup": ".session", "models": ".model_ids", "register_webhook": ".session"}
 
 
 def __getattr__(name: str) -> Any:

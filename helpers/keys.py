@@ -7,6 +7,8 @@ import re
 # Placeholders the course itself uses; they look like keys on purpose but open nothing.
 PLACEHOLDER_KEY = "sk-replay-no-key-needed"
 LOCAL_SERVER_KEY = "sk-local-no-key-needed"
+# The webhook secret a session uses offline when .env sets no OPENAI_WEBHOOK_SECRET: a test secret, not a real one.
+TEST_WEBHOOK_SECRET = "whsec_" + "Y291cnNlLXRlc3Qtd2ViaG9vay1zZWNyZXQtbm90LXJlYWw="  # base64 of a label
 _PLACEHOLDER = re.compile(r"sk-(test|replay|local|dummy|fake|placeholder|your|xxx)", re.IGNORECASE)
 
 # Real OpenAI secret keys start with sk- (sk-proj-, sk-svcacct-, sk-admin-, or legacy sk-).

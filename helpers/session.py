@@ -28,6 +28,7 @@ from .replay.interaction import MODES as BACKENDS
 from .replay.interaction import REPLAY_ERROR_CODES
 from .replay.recording import Recording, _rel
 from .replay.server import CourseServer
+from .replay.webhooks import SECRET_SETTING as WEBHOOK_SECRET
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -76,6 +77,20 @@ def current() -> Session | None:
 
 
 LOCAL_BACKEND_OWNER = "course-local-backend"
+
+
+def register_webhook(url: str) -> None:
+    """Stand in for registering a webhook endpoint in the OpenAI dashboard: the course server delivers the webhooks
+    of background responses to ``url`` (the recorded ones in replay, the local backend's while recording), signed
+    with ``OPENAI_WEBHOOK_SECRET`` (a test secret when ``.env`` has none). OpenAI itself cannot reach 127.0.0.1."""
+    session = _current
+    if session is None or session.server is None:
+        raise ConfigError("Run the setup cell first: helpers.setup(...) starts the course server that delivers "
+                          "webhooks.")
+    if session.server.upstream_label == "OpenAI API":
+        print("live against OpenAI: its webhooks go to the HTTPS endpoint registered in your dashboard; it cannot "
+              f"reach {url}.")
+    session.server.webhooks.register(url)
 
 
 def upstream_label(url: str) -> str:
@@ -195,7 +210,7 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
     if _current is not None:
         _current.close()
     notebook = notebook.removesuffix(".ipynb")
-    saved_env = {name: os.environ.get(name) for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+    saved_env = {name: os.environ.get(name) for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", WEBHOOK_SECRET)}
     key_origin = "the environment" if "OPENAI_API_KEY" in os.environ else ".env"
     load_dotenv(ROOT / ".env", override=False)
     if key_origin == ".env" and "OPENAI_API_KEY" not in dotenv_values(ROOT / ".env"):
@@ -238,6 +253,9 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
         else:
             banner = f"record · {notebook} → {_rel(path)} · from {label} · {who}{cap}"
         session = Session(notebook, chosen, base_url, banner, recording, server, usage=meter)
+    if server.upstream_label != "OpenAI API":  # replay, or a local server
+        # Offline, the course server signs the webhooks it relays with this secret (helpers.replay.webhooks).
+        os.environ.setdefault(WEBHOOK_SECRET, keys.TEST_WEBHOOK_SECRET)
     session.saved_env = saved_env
     _show_api_errors_briefly()
     _current = session

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdlib only)
     CLIENT_GONE,
     LOCAL_BACKEND_PORT,
+    WEBHOOK_URL_HEADER,
     LoopbackServer,
     accept_websocket,
     is_websocket,
@@ -38,10 +39,12 @@ from . import (
     chat,
     compaction,
     completions,
+    containers,
     conversations,
     embeddings,
     evals,
     fixtures,
+    mcp_client,
     realtime,
     responses,
     webhooks,
@@ -76,6 +79,8 @@ class Backend:
         self.webhooks = hooks or webhooks.Webhooks()
         self.background = background.Background(self.webhooks.final)
         self.evals = evals.Evals(self.files, self.run_batch_request)
+        self.containers = containers.Containers(self.files)
+        self.approvals = mcp_client.Approvals()
         self._seen: Counter[str] = Counter()
         self._seen_lock = threading.Lock()
         self._httpd: LoopbackServer | None = None
@@ -113,11 +118,13 @@ class Backend:
             return count
 
     def route(self, method: str, path: str, content_type: str, raw: bytes, session: str = "",
-              query: str = "") -> tuple[Reply, Call]:
+              query: str = "", webhook_url: str | None = None) -> tuple[Reply, Call]:
         """Parse and dispatch one request. Raises :class:`ApiError` for anything answered as an error.
 
         ``session`` (the ``X-Course-Session`` header the course's recorder sends) scopes the count of identical
         requests, so recording a notebook twice gives the same ids however long this server has run.
+        ``webhook_url`` (the ``X-Course-Webhook-Url`` header) sends this request's webhook deliveries to the course
+        server that recorded it, instead of ``LOCAL_BACKEND_WEBHOOK_URL``.
         """
         fields: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
@@ -135,7 +142,7 @@ class Backend:
         if method == "GET" and query:
             body = dict(parse_qsl(query))  # list parameters (order, limit, after) of a GET
         key = json.dumps([session, method, path, body], sort_keys=True, default=str)
-        call = Call(path, body, self.occurrence(key))
+        call = Call(path, body, self.occurrence(key), webhook_url=webhook_url)
         return self.dispatch(method, path, call, fields, files), call
 
     def dispatch(self, method: str, path: str, call: Call, fields: dict[str, Any],
@@ -144,7 +151,7 @@ class Backend:
         posts: dict[str, Callable[[], Reply]] = {
             "/v1/chat/completions": lambda: chat.chat_completions(call, e),
             "/v1/responses": lambda: self.background.respond(call, lambda c: self.conversations.respond(
-                c, lambda inner: responses.responses_create(inner, e, self.store))),
+                c, self.respond)),
             "/v1/responses/compact": lambda: self.compact(call),
             "/v1/conversations": lambda: self.conversations.create(call),
             "/v1/completions": lambda: completions.completions(call, e),
@@ -160,6 +167,7 @@ class Backend:
             "/v1/fine_tuning/jobs": lambda: self.files.create_job(call),
             "/v1/batches": lambda: self.batches.create(call),
             "/v1/evals": lambda: self.evals.create(call),
+            "/v1/containers": lambda: self.containers.create(call),
         }
         if method == "POST" and path in posts:
             return posts[path]()
@@ -184,12 +192,32 @@ class Backend:
             return reply
         if path.startswith("/v1/evals"):
             return self.dispatch_evals(method, path, call)
+        if path.startswith("/v1/containers"):
+            return self.dispatch_containers(method, path)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             return responses.responses_get(m[1], self.store, delete=deleting)
         if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/files/([\w-]+)(?:/(content))?", path)):
             return self.files.file(m[1], m[2], delete=deleting)
         if m := re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)(?:/(events|checkpoints|cancel))?", path):
             return self.files.job(call, m[1], m[2])
+        raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
+
+    def respond(self, call: Call) -> Reply:
+        """``responses.create``: hosted tools (mcp, code_interpreter) by their modules, the rest by responses."""
+        if mcp_client.uses_mcp(call.body):
+            return mcp_client.respond(call, self.engines, self.store, self.approvals)
+        if containers.uses_code_interpreter(call.body):
+            return self.containers.respond(call, self.store)
+        return responses.responses_create(call, self.engines, self.store)
+
+    def dispatch_containers(self, method: str, path: str) -> Reply:
+        """``/v1/containers/...``: containers and their files (:mod:`local_backend.containers`)."""
+        if method == "GET" and path == "/v1/containers":
+            return self.containers.list()
+        if method in ("GET", "DELETE") and (m := re.fullmatch(r"/v1/containers/([\w-]+)", path)):
+            return self.containers.container(method, m[1])
+        if m := re.fullmatch(r"/v1/containers/([\w-]+)/files(?:/([\w-]+)(/content)?)?", path):
+            return self.containers.file(method, m[1], m[2], bool(m[3]))
         raise ApiError(f"The local backend has no route {method} {path}.", None, "unknown_url", status=404)
 
     def compact(self, call: Call) -> Reply:
@@ -212,13 +240,13 @@ class Backend:
         elif m := re.fullmatch(r"/v1/conversations/([\w-]+)", path):
             return self.conversations.conversation(method, m[1], call)
         elif method == "POST" and (m := re.fullmatch(r"/v1/responses/([\w-]+)/cancel", path)):
-            return self.background.cancel(m[1], m[1] in self.store.responses)
+            return self.background.cancel(m[1], m[1] in self.store.responses, call.webhook_url)
         elif method == "GET" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             if str(call.body.get("stream")).lower() == "true":
                 if m[1] not in self.background.events and m[1] not in self.store.responses:
                     raise ApiError(f"Response with id '{m[1]}' not found.", None, "not_found", status=404)
                 return self.background.replay(m[1], call.body)
-            return self.background.retrieve(m[1])
+            return self.background.retrieve(m[1], call.webhook_url)
         elif method == "DELETE" and (m := re.fullmatch(r"/v1/responses/([\w-]+)", path)):
             self.background.forget(m[1])
         return None
@@ -265,7 +293,8 @@ class Backend:
         call = Call(path, {})
         try:
             reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw,
-                                     h.headers.get("X-Course-Session", ""), urlsplit(h.path).query)
+                                     h.headers.get("X-Course-Session", ""), urlsplit(h.path).query,
+                                     h.headers.get(WEBHOOK_URL_HEADER))
             if reply.events is not None:
                 first = next(reply.events)  # errors raised before any byte is sent stay proper 4xx
             elif reply.body is None:

@@ -32,8 +32,9 @@ NOTE = ("background emulated: the answer was generated when the request arrived;
 class Background:
     """Background responses by id: the finished answer and how far polls have revealed it."""
 
-    def __init__(self, on_final: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.on_final = on_final or (lambda response: None)  # called once a response reaches a final status
+    def __init__(self, on_final: Callable[[dict[str, Any], str | None], None] | None = None) -> None:
+        # Called once a response reaches a final status, with the webhook URL of the request that ended it.
+        self.on_final = on_final or (lambda response, webhook_url: None)
         self.final: dict[str, dict[str, Any]] = {}
         self.stage: dict[str, str] = {}  # queued, in_progress, done or cancelled
         self.events: dict[str, list[tuple[str | None, Any]]] = {}  # the kept events of a streamed one
@@ -53,13 +54,13 @@ class Background:
         call.headers["x-course-emulated"] = "; ".join(filter(None, [call.headers.get("x-course-emulated"), note]))
         call.headers["x-course-note"] = "; ".join(filter(None, [call.headers.get("x-course-note"), note]))
         if reply.events is not None:
-            return self._streamed(reply)
+            return self._streamed(reply, call.webhook_url)
         final = reply.json | {"background": True}
         with self.lock:
             self.final[final["id"]], self.stage[final["id"]] = final, "queued"
             return Reply(json=self._view(final["id"]), model=reply.model)
 
-    def _streamed(self, reply: Reply) -> Reply:
+    def _streamed(self, reply: Reply, webhook_url: str | None) -> Reply:
         """Keep every event of a background stream (marked background, ``queued`` at creation) and send them all."""
         events: list[tuple[str | None, Any]] = []
         for kind, data in reply.events or iter(()):
@@ -72,7 +73,7 @@ class Background:
         with self.lock:
             self.final[final["id"]], self.stage[final["id"]] = final, "done"
             self.events[final["id"]] = events
-        self.on_final(final)
+        self.on_final(final, webhook_url)
         return Reply(events=iter(events), content_type=reply.content_type, model=reply.model)
 
     def replay(self, response_id: str, query: dict[str, Any]) -> Reply:
@@ -94,7 +95,7 @@ class Background:
             return final
         return final | {"status": stage, "output": [], "usage": None, "incomplete_details": None}
 
-    def retrieve(self, response_id: str) -> Reply | None:
+    def retrieve(self, response_id: str, webhook_url: str | None = None) -> Reply | None:
         """The next stage of a background response (None: not a background response)."""
         with self.lock:
             if response_id not in self.final:
@@ -104,10 +105,10 @@ class Background:
                 self.stage[response_id] = STAGES[STAGES.index(stage) + 1] if stage != STAGES[-1] else "done"
             view = self._view(response_id)
         if stage == STAGES[-1]:
-            self.on_final(view)
+            self.on_final(view, webhook_url)
         return Reply(json=view)
 
-    def cancel(self, response_id: str, known: bool) -> Reply:
+    def cancel(self, response_id: str, known: bool, webhook_url: str | None = None) -> Reply:
         """``responses.cancel``: ``known`` says whether the id is a stored (foreground) response."""
         with self.lock:
             if response_id not in self.final:
@@ -120,7 +121,7 @@ class Background:
                 self.stage[response_id] = "cancelled"
             view = self._view(response_id)
         if running:
-            self.on_final(view)
+            self.on_final(view, webhook_url)
         return Reply(json=view)
 
     def forget(self, response_id: str) -> None:

@@ -51,6 +51,7 @@ class Call:
     body: dict[str, Any]
     occurrence: int = 0  # how many identical requests came before this one since the server started
     headers: dict[str, str] = field(default_factory=dict)
+    webhook_url: str | None = None  # the course server's sink for this request's webhooks (WEBHOOK_URL_HEADER)
 
     @property
     def digest(self) -> str:

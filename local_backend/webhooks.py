@@ -8,6 +8,10 @@ POSTs ``{"id": "evt_...", "object": "event", "type": "response.completed", "crea
 standard-webhooks headers ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64
 HMAC-SHA256 of ``id.timestamp.body``), which ``client.webhooks.unwrap(body, headers, secret=...)`` verifies.
 A delivery runs in its own thread and a failed one is reported on stderr, never to the API caller.
+
+A request carrying the ``X-Course-Webhook-Url`` header (the course server sends it while recording, once a lesson
+has registered a receiver) has its delivery sent to that loopback URL instead, signed with the test secret
+``RELAY_WEBHOOK_SECRET``: the course server records it and passes it on, signed again with the learner's secret.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import sys
 import threading
@@ -25,6 +28,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from helpers.replay.wire import RELAY_WEBHOOK_SECRET as RELAY_SECRET
+from helpers.replay.wire import sign_webhook as sign
+
 URL_SETTING = "LOCAL_BACKEND_WEBHOOK_URL"
 SECRET_SETTING = "LOCAL_BACKEND_WEBHOOK_SECRET"
 EVENTS = {"completed": "response.completed", "cancelled": "response.cancelled", "incomplete": "response.incomplete",
@@ -33,13 +39,6 @@ EVENTS = {"completed": "response.completed", "cancelled": "response.cancelled", 
 
 class SettingError(ValueError):
     """A bad webhook setting; its message is one line that names the setting."""
-
-
-def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` value for ``body`` (what the SDK's ``verify_signature`` recomputes)."""
-    key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 class Webhooks:
@@ -57,8 +56,7 @@ class Webhooks:
             if secret is not None:
                 raise SettingError(f"{SECRET_SETTING} is set but {URL_SETTING} is not: set both, or neither.")
             return cls()
-        parts = urlsplit(url)
-        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+        if not _loopback(url):
             raise SettingError(f"{URL_SETTING} must be http://127.0.0.1:<port>/<path> (deliveries stay on this "
                                f"machine), not {url!r}.")
         if secret is None:
@@ -71,26 +69,38 @@ class Webhooks:
             raise SettingError(f"{SECRET_SETTING} must be 'whsec_' followed by base64 of at least 16 bytes.")
         return cls(url, secret)
 
-    def final(self, response: dict[str, Any]) -> None:
-        """Deliver the event for a background response that reached a final status (no-op when off)."""
+    def final(self, response: dict[str, Any], relay_url: str | None = None) -> None:
+        """Deliver the event for a background response that reached a final status: to ``relay_url`` (a course
+        server's sink) when given, else to the configured URL (no-op when neither)."""
         kind = EVENTS.get(response.get("status", ""))
-        if self.url is None or self.secret is None or kind is None:
+        if relay_url is not None and _loopback(relay_url):
+            url, secret = relay_url, RELAY_SECRET
+        elif self.url is not None and self.secret is not None:
+            url, secret = self.url, self.secret
+        else:
+            return
+        if kind is None:
             return
         event = {"id": "evt_" + hashlib.sha256((response["id"] + kind).encode()).hexdigest()[:24],
                  "object": "event", "type": kind, "created_at": int(time.time()), "data": {"id": response["id"]}}
-        thread = threading.Thread(target=self._post, args=(event,), daemon=True)
+        thread = threading.Thread(target=self._post, args=(event, url, secret), daemon=True)
         self.threads.append(thread)
         thread.start()
 
-    def _post(self, event: dict[str, Any]) -> None:
-        assert self.url is not None and self.secret is not None
+    @staticmethod
+    def _post(event: dict[str, Any], url: str, secret: str) -> None:
         body = json.dumps(event, separators=(",", ":")).encode()
         stamp = int(time.time())
         headers = {"Content-Type": "application/json", "webhook-id": event["id"],
-                   "webhook-timestamp": str(stamp), "webhook-signature": sign(self.secret, event["id"], stamp, body)}
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+                   "webhook-timestamp": str(stamp), "webhook-signature": sign(secret, event["id"], stamp, body)}
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - a loopback URL, checked
                 answer.read()
         except OSError as exc:
-            print(f"webhook {event['type']} to {self.url} failed: {exc}", file=sys.stderr, flush=True)
+            print(f"webhook {event['type']} to {url} failed: {exc}", file=sys.stderr, flush=True)
+
+
+def _loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost") and parts.port is not None

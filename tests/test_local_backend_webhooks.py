@@ -90,3 +90,74 @@ def test_no_settings_means_no_deliveries() -> None:
     hooks = Webhooks.from_env({})
     hooks.final({"id": "resp_x", "status": "completed"})
     assert hooks.url is None and hooks.threads == []
+
+
+# -- through the course server: recorded while recording, delivered again in replay ---------------------------------
+
+def _poll_to_the_end(client: OpenAI) -> str:
+    job = client.responses.create(model="gpt-4.1-mini", input="Hi", background=True)
+    while job.status in ("queued", "in_progress"):
+        job = client.responses.retrieve(job.id)
+    return job.id
+
+
+def _drain(got: queue.Queue[Any]) -> None:
+    while not got.empty():
+        got.get_nowait()
+
+
+def test_the_course_server_records_a_webhook_and_delivers_it_again_in_replay(
+        tmp_path: Any, inbox: tuple[str, queue.Queue[tuple[bytes, dict[str, str]]]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.replay.recording import Recording
+    from helpers.replay.server import CourseServer
+    from helpers.replay.wire import RELAY_WEBHOOK_SECRET
+    from helpers.tooling.validate import check_interaction
+
+    url, got = inbox
+    _drain(got)
+    backend = Backend(fake_engines(), port=0)  # no LOCAL_BACKEND_WEBHOOK_URL: only the course server's header
+    backend.start()
+    path = tmp_path / "hooks.json"
+    recorder = CourseServer(Recording(path=path, notebook="hooks"), "record", upstream=backend.base_url)
+    monkeypatch.setenv("OPENAI_WEBHOOK_SECRET", SECRET)
+    try:
+        base = recorder.start()
+        live = OpenAI(api_key="sk-local", base_url=base, max_retries=0)
+        _poll_to_the_end(live)  # no receiver registered yet: nothing is delivered
+        time.sleep(0.5)
+        assert got.empty()
+        recorder.webhooks.register(url)
+        job_id = _poll_to_the_end(live)
+        body, headers = got.get(timeout=5)
+        assert live.webhooks.unwrap(body, headers, secret=SECRET).data.id == job_id
+        assert "relayed by the course server" in headers["x-course-relay"]
+    finally:
+        recorder.stop()
+        backend.stop()
+    recording = Recording.load(path)
+    kept = [(item, d) for item in recording.interactions for d in item.get("webhooks", [])]
+    assert len(kept) == 1 and kept[0][0]["request"]["path"] == f"/v1/responses/{job_id}"
+    assert kept[0][1]["body"].encode() == body and "webhook-signature" in kept[0][1]["headers"]
+    assert check_interaction(kept[0][0], "the polled answer") == []
+    OpenAI(api_key="sk-x").webhooks.verify_signature(kept[0][1]["body"], kept[0][1]["headers"],
+                                                     secret=RELAY_WEBHOOK_SECRET, tolerance=10**9)
+
+    other = "whsec_" + base64.b64encode(b"another-learners-secret-000").decode()
+    monkeypatch.setenv("OPENAI_WEBHOOK_SECRET", other)
+    player = CourseServer(Recording.load(path), "replay", speed=0)
+    try:
+        replayed = OpenAI(api_key="sk-replay", base_url=player.start(), max_retries=0)
+        player.webhooks.register(url)
+        _poll_to_the_end(replayed)  # the first job: nothing was recorded after it
+        _poll_to_the_end(replayed)
+        again, headers = got.get(timeout=5)
+        assert again == body and got.empty()
+        event = replayed.webhooks.unwrap(again, headers, secret=other)
+        assert event.type == "response.completed" and event.data.id == job_id
+        with pytest.raises(openai.InvalidWebhookSignatureError):
+            replayed.webhooks.unwrap(again, headers, secret=SECRET)
+    finally:
+        player.stop()
+    tampered = {**kept[0][0], "webhooks": [{**kept[0][1], "body": kept[0][1]["body"].replace("completed", "failed")}]}
+    assert any("signature does not match" in p for p in check_interaction(tampered, "x"))  # type: ignore[arg-type]

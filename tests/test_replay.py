@@ -305,3 +305,15 @@ def test_backend_notes_are_kept_in_recordings() -> None:
     from helpers.replay.server import KEEP_RESPONSE_HEADERS
 
     assert {"x-course-note", "x-course-fixture", "x-course-model"} <= KEEP_RESPONSE_HEADERS
+
+
+def test_a_loopback_port_in_a_request_does_not_change_its_match_key() -> None:
+    from helpers.replay.canon import match_key, stored_request
+
+    def key(url: str) -> str:
+        body = json.dumps({"tools": [{"type": "mcp", "server_url": url}], "input": "Hi"}).encode()
+        return match_key(stored_request("POST", "/v1/responses", "application/json", body))
+
+    assert key("http://127.0.0.1:8766/mcp") == key("http://127.0.0.1:40123/mcp") == key("http://127.0.0.1:1/mcp")
+    assert key("http://127.0.0.1:8766/mcp") != key("http://127.0.0.1:8766/other")
+    assert key("https://mcp.example.com:8766/mcp") != key("https://mcp.example.com:9000/mcp")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -69,9 +70,16 @@ def stored_request(method: str, target: str, content_type: str | None, body: byt
     return request
 
 
+# A port on this machine is whatever was free (a lesson's MCP server, a receiver): requests match whatever it is.
+LOOPBACK_PORT = re.compile(r"^(https?://(?:127\.0\.0\.1|localhost)):\d+(?=/|$)")
+
+
 def _normalise(value: Any) -> Any:
-    """Numbers become floats (so 1 == 1.0), containers are normalised recursively."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    """Numbers become floats (so 1 == 1.0), loopback URLs lose their port, containers are normalised
+    recursively."""
+    if isinstance(value, str):
+        return LOOPBACK_PORT.sub(r"\1:PORT", value)
+    if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
         return float(value)

@@ -118,8 +118,17 @@ class _InteractionBase(TypedDict):
     response: StoredResponse
 
 
+class WebhookDelivery(TypedDict):
+    """A webhook the upstream delivered after this interaction's answer (see :mod:`helpers.replay.webhooks`)."""
+
+    delay: float  # seconds after the answer
+    headers: dict[str, str]  # content-type and the standard-webhooks headers, as delivered
+    body: str  # the event, byte for byte as delivered (the signature covers it)
+
+
 class Interaction(_InteractionBase, total=False):
     source: Source
+    webhooks: list[WebhookDelivery]
 
 
 # -- derived facts -----------------------------------------------------------------------------------------------

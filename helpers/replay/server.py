@@ -42,8 +42,11 @@ from .interaction import (
 )
 from .limits import upload_problem
 from .recording import Recording, _rel
+from .webhooks import Relay, response_id
 from .wire import (
     CLIENT_GONE,
+    WEBHOOK_SINK,
+    WEBHOOK_URL_HEADER,
     AppHandler,
     LoopbackServer,
     is_websocket,
@@ -139,6 +142,8 @@ class CourseServer:
         # cap); ``meter(request, response)`` sees every answer that came back (e.g. to add up usage).
         self.gate: Callable[[StoredRequest], str | None] | None = None
         self.meter: Callable[[StoredRequest, StoredResponse], None] | None = None
+        self.webhooks = Relay()  # a lesson's webhook receiver (helpers.register_webhook)
+        self._stored_at: dict[int, float] = {}  # when each interaction recorded in this session was stored
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -192,6 +197,9 @@ class CourseServer:
             realtime.handle(self, h)
             return
         body = read_body(h)
+        if h.command == "POST" and h.path == WEBHOOK_SINK:
+            self._webhook_arrived(h, body)
+            return
         request = stored_request(h.command, h.path, h.headers.get("Content-Type"), body)
         if self.latency:
             time.sleep(self.latency)
@@ -243,10 +251,12 @@ class CourseServer:
         if not numbers:
             self._send_json(h, 400, openai_error(self.miss_message(request), REPLAY_MISS))
             return
-        response = self.recording.interactions[number]["response"]
+        item = self.recording.interactions[number]
         if self.meter:
-            self.meter(request, response)
-        self._write(h, response)
+            self.meter(request, item["response"])
+        self._write(h, item["response"])
+        for delivery in item.get("webhooks", []):
+            self.webhooks.send_later(delivery, self.speed)
 
     def miss_message(self, request: StoredRequest) -> str:
         """What a learner sees when a request is not in the recording: which, and how it differs."""
@@ -312,6 +322,8 @@ class CourseServer:
         if target.hostname in ("127.0.0.1", "localhost"):
             # Lets the course's local backend count repeated requests per notebook run (stable ids).
             headers["X-Course-Session"] = self.session_id
+            if self.webhooks.url:  # deliver this request's webhooks here, to record them and pass them on
+                headers[WEBHOOK_URL_HEADER] = self.base_url.removesuffix("/v1") + WEBHOOK_SINK
         started = time.monotonic()
         try:
             conn.request(h.command, target.path + (f"?{target.query}" if target.query else ""),
@@ -397,10 +409,45 @@ class CourseServer:
         if self.mode == "record":
             self._store(request, response, source or self.source(request, response))
 
+    # -- webhooks ---------------------------------------------------------------------------------
+    def _webhook_arrived(self, h: AppHandler, body: bytes) -> None:
+        """A delivery from the local backend: pass it on, and while recording keep it with its interaction."""
+        send_bytes(h, 204, {}, b"")
+        arrived = time.monotonic()
+        delivery = self.webhooks.keep(dict(h.headers.items()), body, 0.0)
+        self.webhooks.send_later(delivery, 0)
+        if self.mode != "record":
+            return
+        try:
+            target = json.loads(body)["data"]["id"]
+        except (ValueError, KeyError, TypeError):
+            return
+        deadline = arrived + 5  # the answer that triggered it may still be on its way into the recording
+        while True:
+            with self._lock:
+                found = next((n for n in reversed(range(len(self.recording.interactions)))
+                              if response_id(self.recording.interactions[n]) == target
+                              and self.recording.interactions[n]["response"]["json"].get("status")
+                              not in ("queued", "in_progress")), None)
+                if found is not None:
+                    delivery["delay"] = round(max(arrived - self._stored_at.get(found, arrived), 0.0), 4)
+                    self.recording.interactions[found].setdefault("webhooks", []).append(delivery)
+                    try:
+                        self.recording.save()
+                    except RecordingError as exc:
+                        print(f"course recorder: {exc} The webhook was passed on but NOT recorded.", file=sys.stderr)
+                    return
+            if time.monotonic() > deadline:
+                print(f"course recorder: a webhook for {target} matched no recorded answer; passed on, not recorded.",
+                      file=sys.stderr)
+                return
+            time.sleep(0.05)
+
     def _store(self, request: StoredRequest, response: StoredResponse, source: Source) -> None:
         item: Interaction = {"request": request, "response": response, "source": source}
         with self._lock:
             self.recording.interactions.append(item)
+            self._stored_at[len(self.recording.interactions) - 1] = time.monotonic()
             self.recording.recorded.update(
                 at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(), upstream=self.upstream_label
             )

@@ -5,8 +5,11 @@ Standard library only: the local backend imports this module (and nothing else o
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import email.policy
+import hashlib
+import hmac
 import sys
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +24,22 @@ LOCAL_BACKEND_URL = f"http://{LOOPBACK}:{LOCAL_BACKEND_PORT}/v1"
 # burst a lesson or test sends (the kernel caps it at net.core.somaxconn).
 LISTEN_BACKLOG = 128
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError)
+# Webhooks through the course server: when a lesson has registered a receiver (``helpers.register_webhook``), the
+# course server asks the local backend, with this request header, to deliver a background response's webhook to
+# the course server's WEBHOOK_SINK, which records it and passes it on to the receiver.
+WEBHOOK_URL_HEADER = "X-Course-Webhook-Url"
+WEBHOOK_SINK = "/course/webhooks"
+# The local backend signs its deliveries to a course server's sink with this test secret (not a real one); the
+# recording checks verify the recorded signatures with it.
+RELAY_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"course-relay-test-secret-not-real").decode()
+
+
+def sign_webhook(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The standard-webhooks ``webhook-signature`` value for ``body`` (what the SDK's ``verify_signature``
+    recomputes): ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body`` keyed with the secret after ``whsec_``."""
+    key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def openai_error(message: str, code: str | None, kind: str = "invalid_request_error",

@@ -8,6 +8,7 @@ response of the wrong shape (say, from a local server that cut a corner) fails l
 from __future__ import annotations
 
 import base64
+import json
 import re
 import struct
 from collections.abc import Callable
@@ -18,6 +19,9 @@ import pydantic
 from openai.types import (
     Batch,
     Completion,
+    ContainerCreateResponse,
+    ContainerListResponse,
+    ContainerRetrieveResponse,
     CreateEmbeddingResponse,
     EvalCreateResponse,
     EvalListResponse,
@@ -28,6 +32,7 @@ from openai.types import (
     ModerationCreateResponse,
     batch_create_params,
     completion_create_params,
+    container_create_params,
     embedding_create_params,
     eval_create_params,
     image_generate_params,
@@ -44,6 +49,7 @@ from openai.types.audio import (
 )
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat import completion_create_params as chat_params
+from openai.types.containers import FileListResponse, FileRetrieveResponse
 from openai.types.conversations import (
     Conversation,
     ConversationDeletedResource,
@@ -67,8 +73,10 @@ from openai.types.responses import (
     response_compact_params,
     response_create_params,
 )
+from openai.types.webhooks import UnwrapWebhookEvent
 
 from ..replay.interaction import Interaction, StoredRequest, error_message, is_streaming, status_of
+from ..replay.wire import RELAY_WEBHOOK_SECRET, sign_webhook
 
 
 @cache
@@ -213,6 +221,14 @@ ROUTES = [
     Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items", None, list[OutputItemListResponse],
           prepare=lambda body: body.get("data", [])),
     Route("GET", r"/v1/evals/[^/?]+/runs/[^/?]+/output_items/[^/?]+", None, OutputItemRetrieveResponse),
+    Route("POST", r"/v1/containers", container_create_params.ContainerCreateParams, ContainerCreateResponse),
+    Route("GET", r"/v1/containers", None, list[ContainerListResponse], prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/containers/[^/?]+", None, ContainerRetrieveResponse),
+    Route("DELETE", r"/v1/containers/[^/?]+", None, None),
+    Route("GET", r"/v1/containers/[^/?]+/files", None, list[FileListResponse],
+          prepare=lambda body: body.get("data", [])),
+    Route("GET", r"/v1/containers/[^/?]+/files/[^/?]+", None, FileRetrieveResponse),
+    Route("GET", r"/v1/containers/[^/?]+/files/[^/?]+/content", None, None),
     Route("GET", r"/v1/realtime", websocket=(RealtimeClientEvent, RealtimeServerEvent)),
 ]
 
@@ -229,6 +245,30 @@ def _check_session(route: Route, response: Any, where: str) -> list[str]:
     return problems
 
 
+def _check_webhooks(item: Interaction, where: str) -> list[str]:
+    """Each recorded webhook: an event the SDK's ``UnwrapWebhookEvent`` accepts, signed by the local backend's relay
+    secret over the exact recorded body (so replay passes on what was delivered)."""
+    problems: list[str] = []
+    for number, delivery in enumerate(item.get("webhooks", [])):
+        at = f"{where} webhook {number}"
+        try:
+            event = json.loads(delivery["body"])
+        except ValueError as exc:
+            problems.append(f"{at}: the body is not JSON ({exc})")
+            continue
+        problems += _check(UnwrapWebhookEvent, event, at)
+        headers = delivery["headers"]
+        try:
+            expected = sign_webhook(RELAY_WEBHOOK_SECRET, headers["webhook-id"], int(headers["webhook-timestamp"]),
+                                    delivery["body"].encode())
+        except (KeyError, ValueError):
+            problems.append(f"{at}: webhook-id or webhook-timestamp missing or malformed")
+            continue
+        if headers.get("webhook-signature") != expected:
+            problems.append(f"{at}: the signature does not match the recorded body")
+    return problems
+
+
 def check_interaction(item: Interaction, where: str) -> list[str]:
     """Problems with one recorded interaction (empty when the SDK's types accept it)."""
     request, response = item["request"], item["response"]
@@ -237,7 +277,7 @@ def check_interaction(item: Interaction, where: str) -> list[str]:
         return [f"{where}: no validator for {request['method']} {request['path']}; add a Route in {__name__}"]
     if "websocket" in response:
         return _check_session(route, response, where)
-    problems: list[str] = []
+    problems = _check_webhooks(item, where)
     params = route.params
     if isinstance(params, tuple):
         params = params[1] if is_streaming(request) else params[0]
