@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import re
+import sys
 import time
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -74,7 +75,7 @@ class Session:
                                 "turn_detection": None},
                       "output": {"format": {"type": "audio/pcm", "rate": RATE}, "voice": "marin", "speed": 1.0}},
         }
-        self.timings: dict[str, float] = {}
+        self.timings: dict[str, float] = {}  # seconds per step of the latest turn, logged with each response.done
 
     def new_id(self, prefix: str) -> str:
         self.count += 1
@@ -382,12 +383,21 @@ def serve(connection: Any, engines: Engines, model: str) -> None:
             try:
                 for event in events:
                     connection.send(json.dumps(event, ensure_ascii=False))
+                    if event["type"] == "response.done":
+                        log_timings(session.timings)
             finally:
                 events.close()  # a generator: stops an answer cut short
     except ConnectionClosed:
         pass  # the client went away (even mid-answer): the generator above released the engine
     finally:
         connection.close()
+
+
+def log_timings(timings: dict[str, float]) -> None:
+    """One line on stderr per answer: the seconds each part of the chain took, measured in the server."""
+    print("realtime: " + ", ".join(f"{name.replace('_', ' ')} {seconds:.2f} s" for name, seconds in timings.items()),
+          file=sys.stderr, flush=True)
+    timings.clear()
 
 
 def check_model(query: dict[str, str]) -> str:

@@ -70,6 +70,16 @@ def test_a_session_is_recorded_without_headers_and_validates(recorded: Path) -> 
     assert "1 answer from FakeWhisper + FakeChat-1M + FakeTTS" in Recording.load(recorded).provenance()
 
 
+def test_the_validator_refuses_an_event_the_sdk_does_not_know(recorded: Path) -> None:
+    item = json.loads(recorded.read_text())["interactions"][0]
+    server_message = next(m for m in item["response"]["websocket"] if m["side"] == "server")
+    server_message["data"]["type"] = "session.made_up"
+    client_message = next(m for m in item["response"]["websocket"] if m["side"] == "client")
+    client_message["data"]["session"]["output_modalities"] = ["smell"]
+    problems = check_interaction(item, "session")
+    assert len(problems) == 2 and {p.split(" message")[0].split()[-1] for p in problems} == {"server", "client"}
+
+
 def test_replay_gives_the_recorded_events(recorded: Path, backend: Backend) -> None:
     live = ask(OpenAI(api_key="sk-local", base_url=backend.base_url, max_retries=0))
     client = next(replayer(recorded))
