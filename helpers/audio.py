@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import wave
+from collections import Counter
 from collections.abc import Sequence
 
 import nltk
@@ -92,3 +93,16 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     if not ref:
         raise ValueError("the reference text has no words")
     return edit_distance(ref, words(hypothesis)) / len(ref)
+
+
+def word_overlap(reference: str, hypothesis: str) -> float:
+    """How many words two texts share, as an F1 score over word counts: 1.0 for the same words (in any order),
+    0.0 for none. A rough score for a translation against a reference one (it ignores word order and synonyms)."""
+    ref, hyp = Counter(words(reference)), Counter(words(hypothesis))
+    if not ref:
+        raise ValueError("the reference text has no words")
+    shared = sum((ref & hyp).values())
+    if not shared:
+        return 0.0
+    precision, recall = shared / sum(hyp.values()), shared / sum(ref.values())
+    return 2 * precision * recall / (precision + recall)

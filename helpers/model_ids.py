@@ -22,18 +22,25 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
-# Checked 2026-12-01 against openai 3.57.0: none of these has an announced shutdown date except the speech
-# model (all TTS models: 2027-01-06) and the fine-tuning base (every snapshot that supports supervised
-# fine-tuning has one; gpt-4.1-mini-2025-04-14: 2027-01-14). The legacy completion model's status is unknown.
+# Checked 2026-12-01 against openai 3.57.0: none of the defaults has an announced shutdown date except the
+# fine-tuning base (every snapshot that supports supervised fine-tuning has one; gpt-4.1-mini-2025-04-14:
+# 2027-01-14; lesson 11 says so). The legacy completion model's status is unknown. Speech output goes through the
+# Realtime API (``realtime``): the SDK names gpt-realtime-2.1-mini as the successor of every TTS model.
 DEFAULTS = {
     "chat": "gpt-5.4-mini",
     "completion": "davinci-002",
     "embedding": "text-embedding-3-small",
     "transcription": "gpt-transcribe",
-    "speech": "gpt-4o-mini-tts",
+    "realtime": "gpt-realtime-2.1-mini",
     "image": "gpt-image-2",
     "moderation": "omni-moderation-latest",
     "fine_tune": "gpt-4.1-mini-2025-04-14",
+}
+# Still served until the shutdown date the installed SDK announces, each beside the role that replaces it. The
+# lessons use them, dated, while they work; ``check`` warns as the date comes close.
+DATED = {
+    "speech": ("gpt-4o-mini-tts", "2027-01-06", "realtime"),  # audio.speech: every TTS model goes
+    "translation": ("whisper-1", "2027-02-26", "realtime"),  # audio.translations: its only model goes
 }
 
 
@@ -45,10 +52,12 @@ class Models:
     completion: str
     embedding: str
     transcription: str
-    speech: str
+    realtime: str
     image: str
     moderation: str
     fine_tune: str
+    speech: str  # dated: see DATED
+    translation: str  # dated: see DATED
 
     def as_dict(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -59,8 +68,9 @@ def env_name(role: str) -> str:
 
 
 def load() -> Models:
-    """Defaults, overridden by ``COURSE_MODEL_<ROLE>`` environment variables."""
-    return Models(**{role: os.environ.get(env_name(role), "").strip() or model for role, model in DEFAULTS.items()})
+    """Defaults (and the dated models), overridden by ``COURSE_MODEL_<ROLE>`` environment variables."""
+    chosen = DEFAULTS | {role: model for role, (model, _, _) in DATED.items()}
+    return Models(**{role: os.environ.get(env_name(role), "").strip() or model for role, model in chosen.items()})
 
 
 def sdk_literals() -> dict[str, tuple[str, ...]]:
@@ -71,6 +81,7 @@ def sdk_literals() -> dict[str, tuple[str, ...]]:
     from openai.resources.fine_tuning.jobs import Jobs
     from openai.types import AudioModel, ChatModel, EmbeddingModel, ImageModel, ModerationModel
     from openai.types.audio.speech_model import SpeechModel
+    from openai.types.realtime.realtime_session_create_request_param import RealtimeSessionCreateRequestParam
 
     def literals(method: Any) -> tuple[str, ...]:
         found: tuple[str, ...] = ()
@@ -84,6 +95,8 @@ def sdk_literals() -> dict[str, tuple[str, ...]]:
         "embedding": get_args(EmbeddingModel),
         "transcription": get_args(AudioModel),
         "speech": get_args(SpeechModel),
+        "realtime": literals(RealtimeSessionCreateRequestParam),
+        "translation": get_args(AudioModel),
         "image": get_args(ImageModel),
         "moderation": get_args(ModerationModel),
         # The jobs endpoint lists only older ids; dated chat snapshots are accepted as plain strings.
@@ -101,11 +114,12 @@ _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})|([A-Z][a-z]+ \d{1,2}, \d{4})")
 def sdk_shutdowns() -> dict[str, tuple[dt.date | None, str]]:
     """Model id -> (shutdown date, note), from the "Deprecated values" lists in the SDK's docstrings."""
     from openai.resources import images
-    from openai.resources.audio import speech, transcriptions
+    from openai.resources.audio import speech, transcriptions, translations
     from openai.resources.chat.completions import completions
+    from openai.resources.realtime import calls
 
     found: dict[str, tuple[dt.date | None, str]] = {}
-    for module in (completions, images, speech, transcriptions):
+    for module in (completions, images, speech, transcriptions, translations, calls):
         source = inspect.getsource(module)
         for section in source.split("Deprecated values:")[1:]:
             section = section.split('"""')[0]

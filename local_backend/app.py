@@ -23,6 +23,8 @@ from helpers.replay.wire import (  # the repository's shared HTTP plumbing (stdl
     LOCAL_BACKEND_PORT,
     WEBHOOK_URL_HEADER,
     LoopbackServer,
+    accept_websocket,
+    is_websocket,
     parse_form,
     read_body,
     send_bytes,
@@ -44,6 +46,7 @@ from . import (
     fixtures,
     hosted_search,
     mcp_client,
+    realtime,
     responses,
     vector_stores,
     webhooks,
@@ -275,13 +278,25 @@ class Backend:
         reply = self.dispatch("POST", url, Call(url, body, line), {}, {})
         return reply.json
 
+    def serve_realtime(self, h: BaseHTTPRequestHandler) -> None:
+        """A Realtime WebSocket session (:mod:`local_backend.realtime`)."""
+        try:
+            model = realtime.check_model(dict(parse_qsl(urlsplit(h.path).query)))
+        except ApiError as exc:
+            send(h, exc.status, {"Content-Type": "application/json"}, json.dumps(exc.body()).encode())
+            return
+        realtime.serve(accept_websocket(h, realtime.handshake_headers(self.engines)), self.engines, model)
+
     def served(self) -> list[str]:
         return list(dict.fromkeys(self.engines.names.values()))
 
     # -- answering --------------------------------------------------------------------------------
     def handle(self, h: BaseHTTPRequestHandler) -> None:
-        raw = read_body(h)
         path = urlsplit(h.path).path.rstrip("/")
+        if path == realtime.PATH and is_websocket(h):
+            self.serve_realtime(h)
+            return
+        raw = read_body(h)
         call = Call(path, {})
         try:
             reply, call = self.route(h.command, path, h.headers.get("Content-Type", ""), raw,

@@ -1,7 +1,9 @@
-"""``/v1/audio/transcriptions``, ``/v1/audio/translations`` (Whisper tiny.en) and ``/v1/audio/speech`` (hibari).
+"""``/v1/audio/transcriptions``, ``/v1/audio/translations`` (Whisper) and ``/v1/audio/speech`` (hibari).
 
-Whisper tiny.en knows only English: ``language`` other than ``en`` is a 400, and a "translation" is an
-English transcription (labelled by the header ``x-course-note``). Speech is WAV or raw PCM (24 kHz, 16-bit)
+English transcriptions (no ``language``, or ``en``) use Whisper tiny.en; another ``language`` and every translation
+use Whisper base, which is multilingual (its ``translate`` task writes English). Without a multilingual engine a
+``language`` other than ``en`` is a 400, and a "translation" is an English transcription (labelled by the header
+``x-course-note``). Speech is WAV or raw PCM (24 kHz, 16-bit)
 from the one bundled voice; mp3/opus/aac/flac are encoded by PyAV when its codecs are installed, else 400.
 """
 
@@ -30,6 +32,19 @@ OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "no
                  "marin", "cedar")
 TRANSLATE_NOTE = ("whisper tiny.en is English-only: a translation is an English transcription; "
                   "speech in other languages is not translated")
+# verbose_json names the language as OpenAI does (Whisper's own names); codes without a name here stay codes.
+LANGUAGE_NAMES = {"en": "english", "de": "german", "es": "spanish", "fr": "french", "it": "italian",
+                  "pt": "portuguese", "nl": "dutch", "pl": "polish", "sv": "swedish", "fi": "finnish",
+                  "et": "estonian", "ja": "japanese", "zh": "chinese"}
+
+
+def recogniser(engines: Engines, language: str | None, task: str) -> TranscriptionEngine:
+    """Whisper tiny.en for English transcription; the multilingual Whisper for other languages and translation."""
+    if (task == "translate" or language not in (None, "", "en")) and "multilingual" in engines.factories:
+        return engines.get("multilingual")
+    if language not in (None, "", "en"):
+        raise unsupported("language", "the local Whisper model (tiny.en) transcribes English only.")
+    return engines.get("transcription")
 
 
 def stamp(seconds: float, sep: str) -> str:
@@ -71,20 +86,21 @@ def transcribe(call: Call, engines: Engines, fields: dict[str, Any], files: dict
     fmt = fields.get("response_format") or "json"
     if fmt not in FORMATS:
         raise unsupported("response_format", f"must be one of {', '.join(FORMATS)}.")
-    language = fields.get("language")
-    if language not in (None, "", "en"):
-        raise unsupported("language", "the local Whisper model (tiny.en) transcribes English only.")
+    language = fields.get("language") or None
+    engine = recogniser(engines, language, task)
     temperature = number({"t": float(fields.get("temperature") or 0)}, "t", 0, 1, 0.0) or 0.0
     grains = granularities(fields)
     if grains and fmt != "verbose_json":
         raise invalid("timestamp_granularities", "needs response_format='verbose_json'.")
-    engine: TranscriptionEngine = engines.get("transcription")
-    if task == "translate":
+    multilingual = getattr(engine, "multilingual", False)
+    if task == "translate" and not multilingual:
         call.headers["x-course-note"] = TRANSLATE_NOTE
     with GENERATION_LOCK:
         try:
-            result = engine.transcribe(files["file"][1], language="en", prompt=fields.get("prompt") or None,
-                                       temperature=temperature, words="word" in grains)
+            extra = {"task": task} if multilingual else {}  # tiny.en only transcribes
+            result = engine.transcribe(files["file"][1], language=language if multilingual else "en",
+                                       prompt=fields.get("prompt") or None, temperature=temperature,
+                                       words="word" in grains, **extra)
         except (ValueError, OSError, RuntimeError) as exc:
             raise ApiError(f"The audio file could not be decoded: {exc}", "file", "invalid_value") from exc
     usage = {"type": "duration", "seconds": math.ceil(result["duration"])}
@@ -95,7 +111,8 @@ def transcribe(call: Call, engines: Engines, fields: dict[str, Any], files: dict
     if fmt in ("srt", "vtt"):
         return Reply(body=subtitles(result["segments"], fmt).encode(), content_type="text/plain; charset=utf-8",
                      model=engine.name)
-    verbose: dict[str, Any] = {"task": task, "language": "english", "duration": round(result["duration"], 3),
+    spoken = "english" if task == "translate" else LANGUAGE_NAMES.get(result["language"], result["language"])
+    verbose: dict[str, Any] = {"task": task, "language": spoken, "duration": round(result["duration"], 3),
                                "text": result["text"]}
     if not grains or "segment" in grains:
         verbose["segments"] = [

@@ -106,8 +106,34 @@ def main() -> None:
     picture = image.parse().data[0]
     print(f"   x-course-fixture: {image.headers.get('x-course-fixture')!r}; "
           f"{len(base64.b64decode(picture.b64_json)):,} byte PNG; {picture.revised_prompt[:60]!r}...")
+    realtime(client, wav)
     rate(client, "chat")
     rate(client, "completion")
+
+
+def realtime(client: OpenAI, wav: bytes) -> None:
+    """A Realtime session: the WAV's samples in, a spoken answer out; seconds from commit to each step."""
+    marks: dict[str, float] = {}
+    audio = b""
+    with client.realtime.connect(model="gpt-realtime-2.1-mini") as connection:
+        connection.session.update(session={"type": "realtime", "instructions": "Answer in one sentence.", "audio": {
+            "input": {"transcription": {"model": "gpt-transcribe"}, "turn_detection": None}}})
+        connection.input_audio_buffer.append(audio=base64.b64encode(wav[44:]).decode())  # 24 kHz PCM, no header
+        started = time.perf_counter()
+        connection.input_audio_buffer.commit()
+        connection.response.create()
+        for event in connection:
+            marks.setdefault(event.type, time.perf_counter() - started)
+            if event.type == "response.output_audio.delta":
+                audio += base64.b64decode(event.delta)
+            elif event.type in ("response.done", "error"):
+                break
+    steps = {"transcribed": "conversation.item.input_audio_transcription.completed",
+             "first words": "response.output_audio_transcript.delta", "first audio": "response.output_audio.delta",
+             "done": "response.done"}
+    print(f"[{marks.get('response.done', 0):6.2f} s] realtime session: " + ", ".join(
+        f"{name} {marks[kind]:.2f} s" for name, kind in steps.items() if kind in marks)
+        + f"; {len(audio) / 48000:.1f} s of 24 kHz audio")
 
 
 if __name__ == "__main__":

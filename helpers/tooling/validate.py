@@ -70,6 +70,7 @@ from openai.types.evals import RunCreateResponse, RunListResponse, RunRetrieveRe
 from openai.types.evals.runs import OutputItemListResponse, OutputItemRetrieveResponse
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
+from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from openai.types.responses import (
     CompactedResponse,
     Response,
@@ -154,14 +155,16 @@ def _echoed_logprobs(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class Route:
-    """How to validate one endpoint: its request params type and its response type(s)."""
+    """How to validate one endpoint: its request params type and its response type(s); for a WebSocket endpoint,
+    the types of the client's and the server's messages (``websocket=(client, server)``)."""
 
     def __init__(self, method: str, pattern: str, params: Any = None, response: Any = None, *,
                  stream: Any = None, multipart: bool = False,
-                 prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+                 prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 websocket: tuple[Any, Any] | None = None) -> None:
         self.method, self.pattern = method, re.compile(pattern + r"(\?.*)?$")
         self.params, self.response, self.stream = params, response, stream
-        self.multipart, self.prepare = multipart, prepare
+        self.multipart, self.prepare, self.websocket = multipart, prepare, websocket
 
     def matches(self, request: StoredRequest) -> bool:
         return request["method"] == self.method and bool(self.pattern.match(request["path"]))
@@ -262,7 +265,20 @@ ROUTES = [
           prepare=lambda body: body.get("data", [])),
     Route("GET", r"/v1/containers/[^/?]+/files/[^/?]+", None, FileRetrieveResponse),
     Route("GET", r"/v1/containers/[^/?]+/files/[^/?]+/content", None, None),
+    Route("GET", r"/v1/realtime", websocket=(RealtimeClientEvent, RealtimeServerEvent)),
 ]
+
+
+def _check_session(route: Route, response: Any, where: str) -> list[str]:
+    """Every message of a recorded WebSocket session against the SDK's client or server event union."""
+    if route.websocket is None:
+        return [f"{where} response: a WebSocket session where this endpoint has none"]
+    client, server = route.websocket
+    problems: list[str] = []
+    for number, message in enumerate(response["websocket"]):
+        kind = client if message.get("side") == "client" else server
+        problems += _check(kind, message.get("data"), f"{where} {message.get('side')} message {number}")
+    return problems
 
 
 def _check_webhooks(item: Interaction, where: str) -> list[str]:
@@ -295,6 +311,8 @@ def check_interaction(item: Interaction, where: str) -> list[str]:
     route = next((r for r in ROUTES if r.matches(request)), None)
     if route is None:
         return [f"{where}: no validator for {request['method']} {request['path']}; add a Route in {__name__}"]
+    if "websocket" in response:
+        return _check_session(route, response, where)
     problems = _check_webhooks(item, where)
     params = route.params
     if isinstance(params, tuple):
