@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import os
 import sys
 import threading
@@ -213,7 +214,8 @@ class LlamaEngine:
             env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
             self.template = env.from_string(template)
         self.eos = self.vocab.token_to_piece(self.vocab.token_eos(), 0, True)
-        self.engine = engine_version("cyllama", f"llama.cpp {cy.ggml_commit()}, ggml {cy.ggml_version()}")
+        built = json.loads((package_dir("cyllama") / "build_config.json").read_text())["versions"]
+        self.engine = engine_version("cyllama", f"llama.cpp {built['llama_cpp_version']}, ggml {cy.ggml_version()}")
 
     # - prompt evaluation and sampling -
     def _sampler(self, params: dict[str, Any], grammar: str | None) -> Any:
@@ -321,8 +323,10 @@ class LlamaEngine:
         return self._piece(token), float(lp[token]), top
 
     def _prompt_logprobs(self, tokens: list[int], k: int | None) -> list[tuple[str, float | None, Any]]:
-        out: list[tuple[str, float | None, Any]] = [(self._piece(tokens[0]), None, None)]
-        for i in range(1, len(tokens)):
+        """The echoed prompt's tokens: the BOS token left out, the first shown token without a logprob (as before)."""
+        first = 1 if tokens[0] == self.vocab.token_bos() and len(tokens) > 1 else 0
+        out: list[tuple[str, float | None, Any]] = [(self._piece(tokens[first]), None, None)]
+        for i in range(first + 1, len(tokens)):
             out.append(self._token_logprob(tokens[i], log_softmax(self.ctx.get_logits_ith(i - 1)), k))
         return out
 
