@@ -13,6 +13,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -341,10 +342,11 @@ class LlamaEngine:
 
     def chat(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Iterator[Piece]:
         grammar = None
-        if params.get("schema") is not None:
-            grammar = self.cy.json_schema_to_grammar(params["schema"])
-        elif params.get("json_object"):
-            grammar = self.cy.json_schema_to_grammar({"type": "object"})
+        if params.get("schema") is not None or params.get("json_object"):
+            grammar = self.cy.json_schema_to_grammar(params.get("schema") or {"type": "object"})
+            # llama.cpp's converter lets whitespace be newlines and 20 blanks, which a 135M model fills until the
+            # token cap; llama-cpp-python's converter (the recordings') allowed one optional space: so does this.
+            grammar = re.sub(r"(?m)^space ::= .*$", 'space ::= " "?', grammar)
         k = (params.get("top_logprobs") or 0) if params.get("logprobs") else None
         stop = [*(params.get("stop") or []), self.eos]
         for piece in self._generate(self.prompt_of(messages), {**params, "stop": stop}, grammar, k):
