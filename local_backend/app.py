@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import sys
 import threading
 import traceback
 from collections import Counter
@@ -52,7 +53,7 @@ from . import (
     webhooks,
 )
 from .common import CREATED, ApiError, Call, Reply
-from .engines import Engines
+from .engines import Engines, ModelFileError
 
 DEFAULT_PORT = LOCAL_BACKEND_PORT
 
@@ -310,6 +311,12 @@ class Backend:
             send(h, exc.status, {"Content-Type": "application/json", "x-should-retry": "false"},
                  json.dumps(exc.body()).encode())
             return
+        except ModelFileError as exc:  # a missing or corrupt model file: one line naming the fix
+            print(f"local backend: {exc}", file=sys.stderr, flush=True)
+            error = ApiError(str(exc), None, "model_file_error", status=503, kind="server_error")
+            send(h, 503, {"Content-Type": "application/json", "x-should-retry": "false"},
+                 json.dumps(error.body()).encode())
+            return
         except Exception as exc:  # noqa: BLE001 - an engine failure must still reach the client as JSON
             traceback.print_exc()
             error = ApiError(f"The local backend failed: {type(exc).__name__}: {exc}", None, "server_error",
@@ -320,6 +327,8 @@ class Backend:
         headers = {"x-request-id": call.make_id("req_")} | call.headers
         if reply.model:
             headers["x-course-model"] = reply.model
+            if engine := self.engines.engine_of(reply.model):
+                headers["x-course-engine"] = engine
         if reply.events is not None:
             stream(h, headers, first, reply.events)
         else:

