@@ -204,7 +204,7 @@ def _show_fallback_notes() -> None:
 
 def replay_banner(notebook: str, recording: Recording) -> str:
     """The first line a learner sees in replay mode (``make record`` stores it in place of the record banner)."""
-    return f"replay · {notebook} · {recording.provenance()} · no key needed, nothing is sent anywhere"
+    return f"replay · {notebook} · {recording.provenance()} · no key needed, nothing leaves this machine"
 
 
 def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> None:

@@ -96,7 +96,7 @@ def test_banner_summarises_provenance(clean_env, tmp_path: Path) -> None:
     setup("00_demo", quiet=True)
     s = current()
     assert s.banner == ("replay · 00_demo · recorded 2026-11-21 via local backend: 2 answers from "
-                        "SmolLM2-135M-Instruct, 1 labelled fixture · no key needed, nothing is sent anywhere")
+                        "SmolLM2-135M-Instruct, 1 labelled fixture · no key needed, nothing leaves this machine")
     # The first recorded answer is served to a plain OpenAI() client.
     assert OpenAI().models.list().data == []
 
