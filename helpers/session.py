@@ -29,6 +29,7 @@ from .replay.interaction import REPLAY_ERROR_CODES
 from .replay.recording import Recording, _rel
 from .replay.server import CourseServer
 from .replay.webhooks import SECRET_SETTING as WEBHOOK_SECRET
+from .replay.wire import LOOPBACK_HOSTS
 
 OPENAI_URL = "https://api.openai.com/v1"
 
@@ -95,7 +96,7 @@ def upstream_label(url: str) -> str:
     host = urlsplit(url).hostname or url
     if host == "api.openai.com":
         return "OpenAI API"
-    if host in ("127.0.0.1", "localhost") and probe(url, timeout=3) == "up":
+    if host in LOOPBACK_HOSTS and probe(url, timeout=3) == "up":
         return f"the course's local backend (small open models) at {url.rstrip('/')}"
     return f"OpenAI-compatible server at {url.rstrip('/')}"
 
@@ -228,7 +229,7 @@ def setup(notebook: str, backend: str | None = None, *, quiet: bool = False) -> 
     chosen = choose_backend(backend)
     tokens.use_offline_encodings()
     no_proxy = [p for p in os.environ.get("NO_PROXY", "").split(",") if p]
-    os.environ["NO_PROXY"] = ",".join(dict.fromkeys(no_proxy + ["127.0.0.1", "localhost"]))
+    os.environ["NO_PROXY"] = ",".join(dict.fromkeys(no_proxy + list(LOOPBACK_HOSTS)))
 
     path = recording_path(notebook)
     if chosen == "replay":

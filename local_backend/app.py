@@ -52,7 +52,7 @@ from . import (
     vector_stores,
     webhooks,
 )
-from .common import CREATED, ApiError, Call, Reply
+from .common import CREATED, ApiError, Call, Reply, json_object
 from .engines import Engines, ModelFileError
 
 DEFAULT_PORT = LOCAL_BACKEND_PORT
@@ -139,11 +139,9 @@ class Backend:
             body = dict(fields) | {k: f"{v[0]}:{len(v[1])}:{hash_bytes(v[1])}" for k, v in files.items()}
         elif raw.strip() and method == "POST":
             try:
-                body = json.loads(raw)
+                body = json_object(raw, "The request body")
             except ValueError as exc:
-                raise ApiError(f"The request body is not valid JSON: {exc}", None, "invalid_json") from exc
-            if not isinstance(body, dict):
-                raise ApiError("The request body must be a JSON object.", None, "invalid_json")
+                raise ApiError(str(exc), None, "invalid_json") from None
         if method == "GET" and query:
             body = dict(parse_qsl(query))  # list parameters (order, limit, after) of a GET
         key = json.dumps([session, method, path, body], sort_keys=True, default=str)

@@ -33,6 +33,17 @@ class ApiError(Exception):
         return openai_error(self.message, self.code, self.kind, self.param)
 
 
+def json_object(raw: str | bytes, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; a ValueError whose message names ``what`` (e.g. "The request body")."""
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object.")
+    return value
+
+
 def unsupported(param: str, why: str) -> ApiError:
     """A 400 naming a parameter the local backend cannot honour."""
     return ApiError(f"The local backend cannot honour '{param}': {why}", param=param)

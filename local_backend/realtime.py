@@ -24,7 +24,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from .audio import OPENAI_VOICES, wav_bytes
-from .common import GENERATION_LOCK, ApiError
+from .common import GENERATION_LOCK, ApiError, json_object
 from .engines import Engines
 
 PATH = "/v1/realtime"
@@ -97,11 +97,9 @@ class Session:
         event_id = None
         try:
             try:
-                event = json.loads(raw)
+                event = json_object(raw, "The client event")
             except ValueError as exc:
-                raise RealtimeError(f"The client event is not valid JSON: {exc}", None, "invalid_json") from None
-            if not isinstance(event, dict):
-                raise RealtimeError("A client event must be a JSON object.", None, "invalid_json")
+                raise RealtimeError(str(exc), None, "invalid_json") from None
             event_id = event.get("event_id")
             kind = event.get("type")
             if kind not in CLIENT_EVENTS:

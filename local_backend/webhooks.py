@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from helpers.replay.wire import LOOPBACK_HOSTS
 from helpers.replay.wire import RELAY_WEBHOOK_SECRET as RELAY_SECRET
 from helpers.replay.wire import sign_webhook as sign
 
@@ -103,4 +104,4 @@ class Webhooks:
 
 def _loopback(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost") and parts.port is not None
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and parts.port is not None

@@ -14,6 +14,7 @@ from helpers.keys import PLACEHOLDER_KEY
 from helpers.replay.recording import Recording
 from helpers.replay.server import CourseServer
 from helpers.testing.fake_upstream import FakeUpstream
+from helpers.testing.recorder import record_calls
 from local_backend import Backend
 
 from .fake_engines import fake_engines
@@ -37,11 +38,7 @@ def record(tmp_path: Path, fake: FakeUpstream) -> Callable[[Callable[[OpenAI], N
 
     def run(calls: Callable[[OpenAI], None], name: str = "demo") -> Path:
         path = tmp_path / f"{name}.json"
-        server = CourseServer(Recording(path=path, notebook=name), "record", upstream=fake.url)
-        try:
-            calls(OpenAI(api_key=USER_KEY, base_url=server.start(), max_retries=0))
-        finally:
-            server.stop()
+        record_calls(fake.url, path, calls, api_key=USER_KEY)
         return path
 
     return run

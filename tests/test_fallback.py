@@ -23,6 +23,7 @@ from helpers.keys import PLACEHOLDER_KEY
 from helpers.replay.fallback import PROBE_TIMEOUT, Fallback, probe
 from helpers.replay.recording import Recording
 from helpers.replay.server import CourseServer
+from helpers.testing.recorder import record_calls
 from local_backend import Backend
 
 from .fake_engines import REASONING
@@ -39,11 +40,7 @@ def ask(client: OpenAI, text: str = RECORDED, **extra: Any) -> Any:
 def recording(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A recording of one Responses call, made through the course server in record mode."""
     path = tmp_path_factory.mktemp("rec") / "demo.json"
-    server = CourseServer(Recording(path=path, notebook="demo"), "record", upstream=backend.base_url)
-    try:
-        ask(OpenAI(api_key=PLACEHOLDER_KEY, base_url=server.start(), max_retries=0))
-    finally:
-        server.stop()
+    record_calls(backend.base_url, path, ask)
     return path
 
 

@@ -17,6 +17,7 @@ from websockets.sync.server import serve
 from helpers.keys import PLACEHOLDER_KEY
 from helpers.replay.recording import Recording
 from helpers.replay.server import CourseServer
+from helpers.testing.recorder import record_calls
 from helpers.tooling.validate import check_interaction
 from local_backend import Backend
 
@@ -41,11 +42,7 @@ def ask(client: OpenAI, question: str = "Name a colour.") -> list[Any]:
 @pytest.fixture
 def recorded(tmp_path: Path, backend: Backend) -> Path:
     path = tmp_path / "rt.json"
-    server = CourseServer(Recording(path=path, notebook="rt"), "record", upstream=backend.base_url)
-    try:
-        ask(OpenAI(api_key=PLACEHOLDER_KEY, base_url=server.start(), max_retries=0))
-    finally:
-        server.stop()
+    record_calls(backend.base_url, path, ask)
     return path
 
 
@@ -136,11 +133,7 @@ def dropping_upstream() -> Iterator[str]:
 
 def test_an_upstream_dropped_mid_session_is_reported_and_kept(tmp_path: Path, dropping_upstream: str) -> None:
     path = tmp_path / "drop.json"
-    server = CourseServer(Recording(path=path, notebook="drop"), "record", upstream=dropping_upstream)
-    try:
-        events = ask(OpenAI(api_key=PLACEHOLDER_KEY, base_url=server.start(), max_retries=0))
-    finally:
-        server.stop()
+    events = record_calls(dropping_upstream, path, ask)
     assert [e.type for e in events] == ["session.created", "session.updated", "error"]
     assert events[-1].error.code == "session_dropped" and "dropped the Realtime session" in events[-1].error.message
     response = json.loads(path.read_text())["interactions"][0]["response"]

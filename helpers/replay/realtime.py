@@ -93,23 +93,16 @@ def forward(server: CourseServer, h: AppHandler, request: StoredRequest) -> None
     from websockets.exceptions import InvalidHandshake
     from websockets.sync.client import connect
 
-    refusal = server.gate(request) if server.gate else None
-    if refusal:  # like OpenAI's own quota error
-        send_bytes(h, 429, {"Content-Type": "application/json"},
-                   json.dumps(openai_error(refusal, "course_spending_cap", "insufficient_quota")).encode())
+    if server.refused_by_gate(h, request):
         return
     headers = {k: v for k, v in h.headers.items() if k.lower() in FORWARD_HEADERS}
-    if urlsplit(server.upstream).hostname in ("127.0.0.1", "localhost"):
-        headers["X-Course-Session"] = server.session_id
+    headers |= server.course_headers(urlsplit(server.upstream).hostname)
     try:
         upstream = connect(_upstream_url(server, h), additional_headers=headers, max_size=None,
                            user_agent_header=None, open_timeout=30)
     except (OSError, InvalidHandshake, TimeoutError) as exc:
-        message = (f"The course server could not open a WebSocket to {server.upstream_label}: {exc}. Check your "
-                   "network connection (or OPENAI_BASE_URL); to work offline, set COURSE_BACKEND=replay and rerun "
-                   "the setup cell.")
         send_bytes(h, 502, {"Content-Type": "application/json"},
-                   json.dumps(openai_error(message, "upstream_unreachable", "server_error")).encode())
+                   json.dumps(openai_error(server.unreachable(exc), "upstream_unreachable", "server_error")).encode())
         return
     with server._idle:
         server._inflight += 1

@@ -46,6 +46,7 @@ from .recording import Recording, _rel
 from .webhooks import Relay, response_id
 from .wire import (
     CLIENT_GONE,
+    LOOPBACK_HOSTS,
     WEBHOOK_SINK,
     WEBHOOK_URL_HEADER,
     AppHandler,
@@ -195,6 +196,32 @@ class CourseServer:
                 return None
             return self._faults.popleft()
 
+    # -- shared by the HTTP and the WebSocket paths ---------------------------------------------
+    def refused_by_gate(self, h: AppHandler, request: StoredRequest) -> bool:
+        """Answer a request the gate refuses (e.g. the spending cap) like OpenAI's quota error, marked so the SDK
+        does not retry it; True when it was refused."""
+        refusal = self.gate(request) if self.gate else None
+        if refusal:
+            body = json.dumps(openai_error(refusal, "course_spending_cap", "insufficient_quota")).encode()
+            send_bytes(h, 429, {"Content-Type": "application/json", "x-should-retry": "false"}, body)
+        return bool(refusal)
+
+    def course_headers(self, hostname: str | None) -> dict[str, str]:
+        """Headers for the course's local backend (none for another upstream): the session, so it counts repeated
+        requests per notebook run (stable ids), and where to deliver this request's webhooks, to record them."""
+        if hostname not in LOOPBACK_HOSTS:
+            return {}
+        headers = {"X-Course-Session": self.session_id}
+        if self.webhooks.url:
+            headers[WEBHOOK_URL_HEADER] = self.base_url.removesuffix("/v1") + WEBHOOK_SINK
+        return headers
+
+    def unreachable(self, exc: BaseException) -> str:
+        """The message for an upstream that cannot be reached."""
+        return (f"The course server could not reach {self.upstream_label}: {exc}. Check your network connection (or "
+                "OPENAI_BASE_URL, if you use another server); to work offline, set COURSE_BACKEND=replay and rerun "
+                "the setup cell.")
+
     # -- requests ---------------------------------------------------------------------------
     def handle(self, h: AppHandler) -> None:
         if is_websocket(h):  # a Realtime session: recorded and replayed by helpers.replay.realtime
@@ -214,10 +241,7 @@ class CourseServer:
         if self.mode == "replay":
             self._replay(h, request, body)
             return
-        refusal = self.gate(request) if self.gate else None
-        if refusal:  # like OpenAI's own quota error, and marked so the SDK does not retry it
-            body = json.dumps(openai_error(refusal, "course_spending_cap", "insufficient_quota")).encode()
-            send_bytes(h, 429, {"Content-Type": "application/json", "x-should-retry": "false"}, body)
+        if self.refused_by_gate(h, request):
             return
         fault = self._next_fault(request)
         if fault and fault[0] != "stream_cut":
@@ -340,21 +364,14 @@ class CourseServer:
         conn = connection_class(target.netloc, timeout=600)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in SKIP_REQUEST_HEADERS}
         headers["Accept-Encoding"] = "identity"
-        if target.hostname in ("127.0.0.1", "localhost"):
-            # Lets the course's local backend count repeated requests per notebook run (stable ids).
-            headers["X-Course-Session"] = self.session_id
-            if self.webhooks.url:  # deliver this request's webhooks here, to record them and pass them on
-                headers[WEBHOOK_URL_HEADER] = self.base_url.removesuffix("/v1") + WEBHOOK_SINK
+        headers |= self.course_headers(target.hostname)
         started = time.monotonic()
         try:
             conn.request(h.command, target.path + (f"?{target.query}" if target.query else ""),
                          body=body or None, headers=headers)
             upstream = conn.getresponse()
         except OSError as exc:
-            message = via.unreachable(exc) if via is not None else (
-                f"The course server could not reach {self.upstream_label}: {exc}. Check your network "
-                "connection (or OPENAI_BASE_URL, if you use another server); to work offline, set "
-                "COURSE_BACKEND=replay and rerun the setup cell.")
+            message = via.unreachable(exc) if via is not None else self.unreachable(exc)
             self._send_json(h, 502, openai_error(message, "upstream_unreachable", "server_error"))
             return
         kept = {k: v for k, v in upstream.getheaders() if keep_header(k)}

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK_HOSTS = (LOOPBACK, "localhost")  # host names that stay on this machine
 # Where the course's local backend listens (``make local-backend``: the Makefile reads its LOCAL_PORT from here).
 LOCAL_BACKEND_PORT = 8011
 LOCAL_BACKEND_URL = f"http://{LOOPBACK}:{LOCAL_BACKEND_PORT}/v1"
