@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -115,7 +116,10 @@ def test_no_recorded_session_says_so(tmp_path: Path) -> None:
 
 @pytest.fixture
 def dropping_upstream() -> Iterator[str]:
-    """A WebSocket server that sends session.created and one event, then drops the connection."""
+    """A WebSocket server that sends session.created and one event, then drops the connection: it ends its side of
+    the TCP stream without a close frame. It keeps reading what the client still sends: closing both directions
+    would answer those bytes with a reset, and a reset discards what the client had not read yet (the event before
+    the drop), which made this test fail now and then."""
 
     def handler(ws: Any) -> None:
         ws.send(json.dumps({"type": "session.created", "event_id": "e1",
@@ -123,7 +127,10 @@ def dropping_upstream() -> Iterator[str]:
         ws.recv()
         ws.send(json.dumps({"type": "session.updated", "event_id": "e2",
                             "session": {"type": "realtime", "model": MODEL}}))
-        ws.socket.shutdown(socket.SHUT_RDWR)
+        ws.socket.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            while ws.socket.recv(65536):
+                pass
 
     with serve(handler, "127.0.0.1", 0) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
